@@ -1,0 +1,2 @@
+//! `metakd`: the command-line tool of the MetaKD engine.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Synthetic phantoms and the training data pipeline (in progress).

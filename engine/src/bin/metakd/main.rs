@@ -1,2 +1,22 @@
-//! `metakd`: the command-line tool of the MetaKD engine.
-fn main() {}
+//! `metakd`: the command-line tool of the MetaKD engine. Each subcommand lives in its own module
+//! and returns an exit status; errors are printed as one line naming the file and the problem.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "metakd", version, about = "Brain-tumour MRI with missing sequences: inspect, generate, train, segment")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+    }
+}

@@ -1,11 +1,18 @@
 //! `metakd`: the command-line tool of the MetaKD engine. Each subcommand lives in its own module
 //! and returns an exit status; errors are printed as one line naming the file and the problem.
 
+mod montage;
+mod phantom;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "metakd", version, about = "Brain-tumour MRI with missing sequences: inspect, generate, train, segment")]
+#[command(
+    name = "metakd",
+    version,
+    about = "Brain-tumour MRI with missing sequences: inspect, generate, train, segment"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -13,10 +20,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Generate synthetic BraTS-like cases (FLAIR, T1, T1ce, T2, labels) and a cases.csv split.
+    Phantom(phantom::Args),
+    /// Render a case's four modalities and labels in three planes to a PNG.
+    Montage(montage::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Phantom(args) => phantom::run(args),
+        Command::Montage(args) => montage::run(args),
     }
 }

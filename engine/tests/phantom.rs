@@ -1,0 +1,277 @@
+//! The synthetic phantom: determinism, label conventions and nesting, and the tissue and tumour
+//! contrasts each modality is meant to carry (measured on generated `small` cases).
+
+use engine::data::phantom::{
+    assign_splits, case_name, cases_csv, generate_case, tissue_label, PhantomCase, PhantomConfig,
+    PhantomSize, Split,
+};
+use engine::study::{LabelConvention, Modality};
+use std::sync::OnceLock;
+
+const SEED: u64 = 2024;
+const CASES: usize = 6;
+
+fn small(convention: LabelConvention) -> PhantomConfig {
+    PhantomConfig {
+        size: PhantomSize::Small,
+        convention,
+    }
+}
+
+/// A few small cases shared by the tests (generated once).
+fn cases() -> &'static [PhantomCase] {
+    static CASES_CELL: OnceLock<Vec<PhantomCase>> = OnceLock::new();
+    CASES_CELL.get_or_init(|| {
+        (0..CASES)
+            .map(|i| generate_case(SEED, i, &small(LabelConvention::Brats2021)))
+            .collect()
+    })
+}
+
+fn mean(values: impl Iterator<Item = f32>) -> Option<f64> {
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for v in values {
+        sum += f64::from(v);
+        n += 1;
+    }
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// Mean of modality `m` over voxels where `select(label, tissue)` holds.
+fn mean_where(case: &PhantomCase, m: Modality, select: impl Fn(u8, u8) -> bool) -> Option<f64> {
+    let data = &case.modalities[m.index()];
+    mean(
+        (0..data.len())
+            .filter(|&i| select(case.labels[i], case.tissue[i]))
+            .map(|i| data[i]),
+    )
+}
+
+fn normal(case: &PhantomCase, m: Modality, tissue: u8) -> f64 {
+    mean_where(case, m, |l, t| l == 0 && t == tissue).expect("every case has this tissue")
+}
+
+#[test]
+fn same_seed_same_case_other_seed_other_case() {
+    let config = small(LabelConvention::Brats2021);
+    let a = &cases()[1];
+    let b = generate_case(SEED, 1, &config);
+    assert_eq!(a.modalities, b.modalities);
+    assert_eq!(a.labels, b.labels);
+    let c = generate_case(SEED + 1, 1, &config);
+    assert_ne!(a.modalities[0], c.modalities[0]);
+    // Different cases of one data set differ too.
+    assert_ne!(cases()[0].modalities[0], cases()[1].modalities[0]);
+}
+
+#[test]
+fn grid_and_names_are_brats_like() {
+    let case = &cases()[0];
+    assert_eq!(case.shape, [96, 96, 64]);
+    assert_eq!(case.name, "Phantom_00001");
+    assert_eq!(case_name(41), "Phantom_00042");
+    let volume = case.volume(Modality::T1);
+    assert_eq!(volume.axcodes(), ['L', 'P', 'S']);
+    assert_eq!(volume.voxel_sizes(), [2.5, 2.5, 2.5]);
+    assert_eq!(PhantomSize::Brats.shape(), [240, 240, 155]);
+    // Stored values are non-negative integers that fit int16; background is exactly 0.
+    for m in Modality::ALL {
+        let data = &case.modalities[m.index()];
+        assert!(data
+            .iter()
+            .all(|v| v.fract() == 0.0 && (0.0..=32767.0).contains(v)));
+        assert_eq!(data[0], 0.0);
+    }
+}
+
+#[test]
+fn labels_use_the_convention_and_only_differ_in_the_et_value() {
+    let values = |case: &PhantomCase| {
+        let mut seen = [false; 256];
+        case.labels.iter().for_each(|l| seen[*l as usize] = true);
+        (0..=255u8)
+            .filter(|l| seen[*l as usize])
+            .collect::<Vec<u8>>()
+    };
+    let mut all = Vec::new();
+    for case in cases() {
+        let v = values(case);
+        assert!(
+            v.iter().all(|l| [0, 1, 2, 4].contains(l)),
+            "{}: {v:?}",
+            case.name
+        );
+        all.extend(v);
+    }
+    for l in [0, 1, 2, 4] {
+        assert!(all.contains(&l), "label {l} never generated");
+    }
+    let index = (0..CASES)
+        .find(|i| cases()[*i].labels.contains(&4))
+        .expect("a case with enhancing tumour");
+    let modern = generate_case(SEED, index, &small(LabelConvention::Brats2023));
+    let expected: Vec<u8> = cases()[index]
+        .labels
+        .iter()
+        .map(|&l| if l == 4 { 3 } else { l })
+        .collect();
+    assert_eq!(modern.labels, expected);
+    assert_eq!(modern.modalities, cases()[index].modalities);
+}
+
+#[test]
+fn tumour_core_is_wrapped_in_oedema() {
+    for case in cases() {
+        let [nx, ny, nz] = case.shape;
+        let at = |i: usize, j: usize, k: usize| case.labels[i + nx * (j + ny * k)];
+        for k in 1..nz - 1 {
+            for j in 1..ny - 1 {
+                for i in 1..nx - 1 {
+                    let l = at(i, j, k);
+                    if l == 1 || l == 4 {
+                        let neighbours = [
+                            at(i - 1, j, k),
+                            at(i + 1, j, k),
+                            at(i, j - 1, k),
+                            at(i, j + 1, k),
+                            at(i, j, k - 1),
+                            at(i, j, k + 1),
+                        ];
+                        assert!(
+                            neighbours.iter().all(|n| *n != 0),
+                            "{}: core voxel {:?} touches background",
+                            case.name,
+                            [i, j, k]
+                        );
+                    }
+                }
+            }
+        }
+        // Nothing is labelled outside the head.
+        let t1 = &case.modalities[Modality::T1.index()];
+        assert!(case.labels.iter().zip(t1).all(|(l, v)| *l == 0 || *v > 0.0));
+    }
+}
+
+#[test]
+fn most_cases_have_a_tumour() {
+    let with = cases().iter().filter(|c| c.lesions > 0).count();
+    assert!(with >= CASES - 2, "{with} of {CASES}");
+    assert!(cases().iter().all(|c| c.lesions <= 2));
+    for case in cases() {
+        assert_eq!(
+            case.lesions == 0,
+            case.labels.iter().all(|l| *l == 0),
+            "{}",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn normal_tissue_contrast_follows_each_sequence() {
+    use tissue_label::{CSF, GM, WM};
+    for case in cases() {
+        let t1 = |t| normal(case, Modality::T1, t);
+        let t2 = |t| normal(case, Modality::T2, t);
+        let flair = |t| normal(case, Modality::Flair, t);
+        assert!(
+            t1(WM) > 1.3 * t1(GM) && t1(GM) > 2.0 * t1(CSF),
+            "{} T1",
+            case.name
+        );
+        assert!(
+            t2(CSF) > 1.4 * t2(GM) && t2(GM) > 1.15 * t2(WM),
+            "{} T2",
+            case.name
+        );
+        assert!(
+            flair(CSF) < 0.3 * flair(WM) && flair(WM) < flair(GM),
+            "{} FLAIR",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn tumour_compartments_show_on_the_right_sequences() {
+    let mut checked = 0;
+    for case in cases() {
+        let part = |m: Modality, label: u8| mean_where(case, m, |l, _| l == label);
+        if [1, 2, 4].iter().any(|l| part(Modality::T1, *l).is_none()) {
+            continue;
+        }
+        let ncr = |m| part(m, 1).unwrap_or(f64::NAN);
+        let ed = |m| part(m, 2).unwrap_or(f64::NAN);
+        let et = |m| part(m, 4).unwrap_or(f64::NAN);
+        let wm = |m| normal(case, m, tissue_label::WM);
+        let name = &case.name;
+        // Enhancement only on T1ce.
+        assert!(et(Modality::T1ce) > 1.4 * ed(Modality::T1ce), "{name}");
+        assert!(et(Modality::T1ce) > 2.0 * ncr(Modality::T1ce), "{name}");
+        for m in [Modality::Flair, Modality::T1, Modality::T2] {
+            let gap = (et(m) / ed(m) - 1.0).abs();
+            assert!(
+                gap < 0.15,
+                "{name}: rim separable from oedema on {m:?} ({gap})"
+            );
+        }
+        // Oedema bright on FLAIR and T2, a little dark on T1.
+        assert!(ed(Modality::Flair) > 1.6 * wm(Modality::Flair), "{name}");
+        assert!(ed(Modality::T2) > 1.3 * wm(Modality::T2), "{name}");
+        assert!(ed(Modality::T1) < 0.95 * wm(Modality::T1), "{name}");
+        // Its contrast against white matter is strongest on FLAIR.
+        let contrast = |m| ed(m) / wm(m) - 1.0;
+        assert!(contrast(Modality::Flair) > contrast(Modality::T2), "{name}");
+        // Necrosis: dark on T1 and T1ce, bright on T2, darker than oedema on FLAIR.
+        assert!(ncr(Modality::T1) < 0.6 * wm(Modality::T1), "{name}");
+        assert!(ncr(Modality::T2) > 1.8 * wm(Modality::T2), "{name}");
+        assert!(ncr(Modality::Flair) < 0.7 * ed(Modality::Flair), "{name}");
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "only {checked} cases with all three compartments"
+    );
+}
+
+#[test]
+fn anatomy_is_brain_sized() {
+    for case in cases() {
+        let voxel_ml = 2.5f64.powi(3) / 1000.0;
+        let count = |t: u8| case.tissue.iter().filter(|x| **x == t).count() as f64 * voxel_ml;
+        let head = case.modalities[Modality::T1.index()]
+            .iter()
+            .filter(|v| **v > 0.0)
+            .count() as f64
+            * voxel_ml;
+        // Skull-stripped adult brain with its CSF: about 1.1–1.8 L.
+        assert!((1000.0..1900.0).contains(&head), "{}: {head} mL", case.name);
+        // Pure grey and white matter voxels both make up a real share at 2.5 mm.
+        let (gm, wm, csf) = (
+            count(tissue_label::GM),
+            count(tissue_label::WM),
+            count(tissue_label::CSF),
+        );
+        assert!(
+            wm > 0.2 * head && gm > 0.05 * head && csf > 0.02 * head,
+            "{}: {gm} {wm} {csf} of {head}",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn cases_csv_lists_every_case_with_its_split() {
+    let names: Vec<String> = (0..20).map(case_name).collect();
+    let splits = assign_splits(20, 5);
+    let text = cases_csv(&names, &splits);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("case,split"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 20);
+    assert!(rows[0].starts_with("Phantom_00001,"));
+    let count = |s: Split| splits.iter().filter(|x| **x == s).count();
+    assert_eq!((count(Split::Val), count(Split::Test)), (3, 3));
+    assert_eq!(assign_splits(20, 5), splits);
+}

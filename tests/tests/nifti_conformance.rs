@@ -442,3 +442,17 @@ fn written_files_read_back_with_the_source_geometry() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A `.nii.gz` holding the same bytes as a `.nii` reads identically: compression is
+/// transparent.
+#[test]
+fn gzipped_and_plain_variants_read_identically() {
+    let dir = nifti_fixtures_dir();
+    let plain = Volume::read(&dir.join("dtype_int16.nii")).unwrap_or_else(|e| panic!("{e}"));
+    let gz = Volume::read(&dir.join("dtype_int16.nii.gz")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(gz.shape, plain.shape);
+    assert_eq!(gz.datatype, plain.datatype);
+    assert_eq!(gz.spatial, plain.spatial);
+    assert_eq!(gz.affine, plain.affine);
+    assert_eq!(gz.data, plain.data);
+}

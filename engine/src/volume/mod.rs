@@ -9,6 +9,7 @@
 mod error;
 mod geometry;
 mod header;
+mod intensity;
 mod orient;
 mod read;
 mod write;
@@ -16,6 +17,7 @@ mod write;
 pub use error::VolumeError;
 pub use geometry::{axcodes, Affine, AffineSource};
 pub use header::{DataType, NiftiVersion, SpatialHeader};
+pub use intensity::percentile_range;
 pub use orient::{Orientation, Plane, Slice};
 pub use write::{write_f32, write_labels};
 

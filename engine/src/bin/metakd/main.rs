@@ -5,18 +5,20 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "metakd", version, about = "Brain-tumour MRI with missing sequences: inspect, generate, train, segment")]
+#[command(
+    name = "metakd",
+    version,
+    about = "Brain-tumour MRI with missing sequences: inspect, generate, train, segment"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
-}
+enum Command {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-    }
+    match cli.command {}
 }

@@ -261,3 +261,65 @@ fn write_file(
     };
     file.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::volume::{Affine, SpatialHeader};
+
+    fn volume_with(spatial: SpatialHeader) -> Volume {
+        let (affine, affine_source) = spatial.chosen_affine();
+        Volume {
+            source: None,
+            shape: [4, 5, 6],
+            frames: 1,
+            data: vec![0.0; 120],
+            datatype: DataType::F32,
+            version: crate::volume::NiftiVersion::Nifti1,
+            scl_slope: 1.0,
+            scl_inter: 0.0,
+            spatial,
+            affine,
+            affine_source,
+        }
+    }
+
+    #[test]
+    fn encoded_header_parses_back_identically_with_the_nifti_crate() {
+        let affine = Affine([
+            [-0.9, 0.1, 0.0, 90.5],
+            [0.1, 1.1, 0.2, -126.25],
+            [0.0, -0.2, 2.9, -72.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ]);
+        let like = volume_with(SpatialHeader::from_affine(&affine));
+        let header = header_like(Path::new("x.nii.gz"), &like, 1, DataType::U8);
+        let Ok(header) = header else {
+            panic!("header_like failed: {header:?}");
+        };
+        let bytes = encode_nifti1(&header);
+        let parsed = nifti::NiftiHeader::from_reader(&bytes[..NIFTI1_HEADER_SIZE]);
+        assert_eq!(parsed.ok(), Some(header));
+    }
+
+    #[test]
+    fn codes_and_sizes_beyond_nifti1_are_refused() {
+        let mut spatial = SpatialHeader::from_affine(&Affine::identity());
+        spatial.sform_code = 70000;
+        let like = volume_with(spatial);
+        let error = write_labels(Path::new("big_code.nii.gz"), &[0; 120], &like);
+        assert!(error.is_err_and(|e| e.to_string().contains("sform_code 70000")));
+        let mut like = volume_with(SpatialHeader::from_affine(&Affine::identity()));
+        like.shape = [40000, 1, 1];
+        let error = header_like(Path::new("wide.nii"), &like, 1, DataType::U8);
+        assert!(error.is_err_and(|e| e.to_string().contains("dimension 40000")));
+    }
+
+    #[test]
+    fn only_names_ending_in_nii_are_written_uncompressed() {
+        assert!(!compressed(Path::new("a/b.nii")));
+        assert!(!compressed(Path::new("B.NII")));
+        assert!(compressed(Path::new("b.nii.gz")));
+        assert!(compressed(Path::new("b")));
+    }
+}

@@ -10,9 +10,9 @@ use std::io::{self, Read};
 /// Bytes read per step; a multiple of every element size, so no element straddles two chunks.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// Voxels the output reserves before any data has arrived (64 MiB of `f32`). Larger images
-/// grow the output as data actually arrives, so a tiny file claiming huge dimensions cannot
-/// make the reader commit memory it will never fill.
+/// Most voxels the output reserves before any data has arrived (64 MiB of `f32`). Larger
+/// images grow the output as data actually arrives, so a tiny file claiming huge dimensions
+/// cannot make the reader reserve memory it will never fill.
 const INITIAL_VOXELS: usize = 16 << 20;
 
 /// Why decoding stopped early; `found` is the number of raw bytes read before it.
@@ -23,13 +23,19 @@ pub(super) enum DecodeError {
 }
 
 /// Reads `layout.data_bytes` from `reader` (positioned at the first voxel) into `f32` voxels.
+/// `available_bytes` is an upper bound on what the reader can deliver (the file size, or what
+/// the compressed size can expand to); the first reservation stays within it.
 pub(super) fn decode_voxels(
     reader: &mut dyn Read,
     layout: &Layout,
     byte_order: ByteOrder,
+    available_bytes: u64,
 ) -> Result<Vec<f32>, DecodeError> {
     let element_size = layout.datatype.size();
-    let mut voxels = Vec::with_capacity(layout.voxels.min(INITIAL_VOXELS));
+    let available_voxels =
+        usize::try_from(available_bytes / element_size as u64).unwrap_or(usize::MAX);
+    let initial = layout.voxels.min(INITIAL_VOXELS).min(available_voxels);
+    let mut voxels = Vec::with_capacity(initial);
     let mut chunk = vec![0u8; CHUNK_BYTES];
     let mut found: u64 = 0;
     while voxels.len() < layout.voxels {
@@ -156,6 +162,7 @@ mod tests {
             &mut bytes.as_slice(),
             &layout(DataType::I16, 2, scaling),
             ByteOrder::Big,
+            4,
         );
         assert_eq!(voxels.ok(), Some(vec![138.0, 9.0]));
     }
@@ -170,6 +177,7 @@ mod tests {
             &mut bytes.as_slice(),
             &layout(DataType::U16, voxels, None),
             ByteOrder::Little,
+            u64::MAX,
         )
         .ok();
         let expected: Vec<f32> = (0..voxels).map(|v| (v % 30000) as f32).collect();
@@ -183,6 +191,7 @@ mod tests {
             &mut bytes.as_slice(),
             &layout(DataType::F64, 2, None),
             ByteOrder::Little,
+            10,
         );
         assert!(matches!(result, Err(DecodeError::EndOfData { found: 10 })));
     }

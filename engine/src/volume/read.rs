@@ -35,6 +35,9 @@ use std::path::{Path, PathBuf};
 /// Read buffer for the file itself (compressed bytes when gzipped).
 const FILE_BUFFER_BYTES: usize = 256 << 10;
 
+/// Deflate cannot expand data by more than about 1032:1; this bounds what a gzip file holds.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
 pub(crate) fn read_volume(path: &Path) -> Result<Volume, VolumeError> {
     let files = locate(path)?;
     let mut header_stream = open(&files.header)?;
@@ -127,6 +130,8 @@ struct Stream {
     reader: Box<dyn Read>,
     /// Length on disk when not compressed (known before reading).
     plain_len: Option<u64>,
+    /// Most bytes the stream can deliver.
+    max_len: u64,
 }
 
 fn open(path: &Path) -> Result<Stream, VolumeError> {
@@ -145,11 +150,13 @@ fn open(path: &Path) -> Result<Stream, VolumeError> {
         Stream {
             reader: Box::new(MultiGzDecoder::new(buffered)),
             plain_len: None,
+            max_len: len.saturating_mul(MAX_DEFLATE_RATIO),
         }
     } else {
         Stream {
             reader: Box::new(buffered),
             plain_len: Some(len),
+            max_len: len,
         }
     })
 }
@@ -207,10 +214,13 @@ fn read_voxels(
             position + skipped
         )));
     }
-    decode_voxels(&mut stream.reader, layout, header.byte_order).map_err(|error| match error {
-        DecodeError::EndOfData { found } => truncated(expected, found),
-        DecodeError::Read { found, error } => {
-            Fault::from_read_error(error, "the voxel data", found, expected)
+    let available = stream.max_len.saturating_sub(offset);
+    decode_voxels(&mut stream.reader, layout, header.byte_order, available).map_err(|error| {
+        match error {
+            DecodeError::EndOfData { found } => truncated(expected, found),
+            DecodeError::Read { found, error } => {
+                Fault::from_read_error(error, "the voxel data", found, expected)
+            }
         }
     })
 }

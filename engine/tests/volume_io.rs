@@ -174,7 +174,15 @@ fn hdr_img_pairs_plain_and_gzipped_opened_from_either_half() {
     save(dir.path(), "pair.img", &data);
     save(dir.path(), "zipped.hdr.gz", &header);
     save(dir.path(), "zipped.img.gz", &data);
-    for name in ["pair.hdr", "pair.img", "zipped.hdr.gz", "zipped.img.gz"] {
+    save(dir.path(), "UPPER.HDR", &header);
+    save(dir.path(), "UPPER.IMG", &data);
+    for name in [
+        "pair.hdr",
+        "pair.img",
+        "zipped.hdr.gz",
+        "zipped.img.gz",
+        "UPPER.HDR",
+    ] {
         let volume = read(&dir.path().join(name));
         assert_eq!(volume.data, [1.0, -2.0, 3.0, 400.0], "{name}");
     }

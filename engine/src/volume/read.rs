@@ -25,7 +25,7 @@
 use super::decode::{decode_voxels, fill, DecodeError};
 use super::fault::Fault;
 use super::layout::{layout, Layout};
-use super::parse::{detect_version, parse_header, RawHeader, NIFTI2_HEADER_SIZE};
+use super::parse::{detect_version, parse_header, ByteOrder, RawHeader, NIFTI2_HEADER_SIZE};
 use super::{Volume, VolumeError};
 use flate2::bufread::MultiGzDecoder;
 use std::fs::File;
@@ -57,7 +57,7 @@ pub(crate) fn read_volume(path: &Path) -> Result<Volume, VolumeError> {
         None => (&files.header, header_stream, header_size as u64),
         Some(image) => (image, open(image)?, 0),
     };
-    let data = read_voxels(&mut data_stream, position, &layout, &header)
+    let data = read_voxels(&mut data_stream, position, &layout, header.byte_order)
         .map_err(|fault| fault.at(data_path))?;
     Ok(Volume {
         source: Some(path.to_path_buf()),
@@ -83,39 +83,29 @@ struct Files {
 fn locate(path: &Path) -> Result<Files, VolumeError> {
     let name = path
         .file_name()
-        .map(|name| name.to_string_lossy().to_lowercase())
+        .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let pair_stem = |suffixes: [&str; 2]| {
-        suffixes
-            .iter()
-            .find_map(|suffix| name.strip_suffix(suffix).map(|stem| stem.len()))
+    // ASCII lower-casing keeps byte positions, so the stem can be cut from the original name.
+    let lower = name.to_ascii_lowercase();
+    let stem = |suffixes: [&str; 2]| {
+        let suffix = suffixes
+            .into_iter()
+            .find(|suffix| lower.ends_with(suffix))?;
+        name.get(..name.len() - suffix.len())
     };
-    let companion =
-        |stem_len: usize, candidates: [&str; 4]| {
-            let original = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            let stem = original
-                .as_deref()
-                .and_then(|n| n.get(..stem_len))
-                .unwrap_or("");
-            let paths = candidates.map(|suffix| path.with_file_name(format!("{stem}{suffix}")));
-            paths.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-                VolumeError::MissingCompanion {
-                    path: path.to_path_buf(),
-                    companion: paths[0].clone(),
-                }
-            })
-        };
-    if let Some(stem_len) = pair_stem([".hdr", ".hdr.gz"]) {
-        let image = companion(stem_len, [".img", ".img.gz", ".IMG", ".IMG.GZ"])?;
+    if let Some(stem) = stem([".hdr", ".hdr.gz"]) {
         return Ok(Files {
             header: path.to_path_buf(),
-            image: Some(image),
+            image: Some(companion(
+                path,
+                stem,
+                [".img", ".img.gz", ".IMG", ".IMG.GZ"],
+            )?),
         });
     }
-    if let Some(stem_len) = pair_stem([".img", ".img.gz"]) {
-        let header = companion(stem_len, [".hdr", ".hdr.gz", ".HDR", ".HDR.GZ"])?;
+    if let Some(stem) = stem([".img", ".img.gz"]) {
         return Ok(Files {
-            header,
+            header: companion(path, stem, [".hdr", ".hdr.gz", ".HDR", ".HDR.GZ"])?,
             image: Some(path.to_path_buf()),
         });
     }
@@ -123,6 +113,18 @@ fn locate(path: &Path) -> Result<Files, VolumeError> {
         header: path.to_path_buf(),
         image: None,
     })
+}
+
+/// The other half of a pair: the first of `stem` + each suffix that exists next to `path`.
+fn companion(path: &Path, stem: &str, suffixes: [&str; 4]) -> Result<PathBuf, VolumeError> {
+    let candidates = suffixes.map(|suffix| path.with_file_name(format!("{stem}{suffix}")));
+    match candidates.iter().find(|candidate| candidate.is_file()) {
+        Some(found) => Ok(found.clone()),
+        None => Err(VolumeError::MissingCompanion {
+            path: path.to_path_buf(),
+            companion: candidates[0].clone(),
+        }),
+    }
 }
 
 /// An open file, decompressed on the fly when it starts with the gzip magic.
@@ -164,19 +166,14 @@ fn open(path: &Path) -> Result<Stream, VolumeError> {
 /// Reads and decodes the header; returns it with its size in bytes.
 fn read_header(stream: &mut Stream) -> Result<(RawHeader, usize), Fault> {
     let mut bytes = [0u8; NIFTI2_HEADER_SIZE];
-    let read = |buffer: &mut [u8], stream: &mut Stream, done: usize, size: usize| {
-        fill(&mut stream.reader, buffer).map_err(|(filled, error)| {
-            Fault::from_read_error(error, "the header", (done + filled) as u64, size as u64)
-        })
-    };
-    let got = read(&mut bytes[..4], stream, 0, 4)?;
+    let got = fill_header(stream, &mut bytes[..4], 0)?;
     if got < 4 {
         return Err(Fault::NotNifti(format!(
             "the file has only {got} bytes, too few for a header"
         )));
     }
     let (version, byte_order, size) = detect_version([bytes[0], bytes[1], bytes[2], bytes[3]])?;
-    let got = 4 + read(&mut bytes[4..size], stream, 4, size)?;
+    let got = 4 + fill_header(stream, &mut bytes[4..size], 4)?;
     if got < size {
         return Err(Fault::Truncated(format!(
             "the header has {got} of {size} bytes"
@@ -185,12 +182,20 @@ fn read_header(stream: &mut Stream) -> Result<(RawHeader, usize), Fault> {
     Ok((parse_header(version, byte_order, &bytes[..size])?, size))
 }
 
+/// Fills `buffer` with the header bytes that follow the `done` already read.
+fn fill_header(stream: &mut Stream, buffer: &mut [u8], done: usize) -> Result<usize, Fault> {
+    let wanted = (done + buffer.len()) as u64;
+    fill(&mut stream.reader, buffer).map_err(|(filled, error)| {
+        Fault::from_read_error(error, "the header", (done + filled) as u64, wanted)
+    })
+}
+
 /// Skips from `position` to the first voxel (header extensions included) and decodes.
 fn read_voxels(
     stream: &mut Stream,
     position: u64,
     layout: &Layout,
-    header: &RawHeader,
+    byte_order: ByteOrder,
 ) -> Result<Vec<f32>, Fault> {
     let offset = layout.data_offset;
     let expected = layout.data_bytes;
@@ -215,12 +220,10 @@ fn read_voxels(
         )));
     }
     let available = stream.max_len.saturating_sub(offset);
-    decode_voxels(&mut stream.reader, layout, header.byte_order, available).map_err(|error| {
-        match error {
-            DecodeError::EndOfData { found } => truncated(expected, found),
-            DecodeError::Read { found, error } => {
-                Fault::from_read_error(error, "the voxel data", found, expected)
-            }
+    decode_voxels(&mut stream.reader, layout, byte_order, available).map_err(|error| match error {
+        DecodeError::EndOfData { found } => truncated(expected, found),
+        DecodeError::Read { found, error } => {
+            Fault::from_read_error(error, "the voxel data", found, expected)
         }
     })
 }

@@ -22,7 +22,8 @@ const VOX_OFFSET: usize = 352;
 /// Voxels converted per write call.
 const CHUNK_VOXELS: usize = 256 << 10;
 
-/// gzip level: labels and probability maps compress nearly as well at 3 as at 6, much faster.
+/// gzip level. On a 240×240×155 grid level 3 wrote a label map in 60 kB (level 6: 20 kB) and
+/// an MRI as f32 5% larger than level 6 in a third of the time (0.9 s against 2.7 s).
 const GZIP_LEVEL: u32 = 3;
 
 /// Writes `labels` (one frame on `like`'s grid) as a u8 `.nii.gz` carrying `like`'s geometry.

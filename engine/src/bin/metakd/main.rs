@@ -4,8 +4,14 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod info;
+
 #[derive(Parser)]
-#[command(name = "metakd", version, about = "Brain-tumour MRI with missing sequences: inspect, generate, train, segment")]
+#[command(
+    name = "metakd",
+    version,
+    about = "Brain-tumour MRI with missing sequences: inspect, generate, train, segment"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -13,10 +19,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Describe a NIfTI file or a BraTS case folder (shape, geometry, statistics, labels).
+    Info(info::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Info(args) => info::run(args),
     }
 }

@@ -23,7 +23,7 @@ pub use geometry::{axcodes, Affine, AffineSource};
 pub use header::{DataType, NiftiVersion, SpatialHeader};
 pub use intensity::percentile_range;
 pub use orient::{Orientation, Plane, Slice};
-pub use write::{write_f32, write_labels, write_volume};
+pub use write::{write_f32, write_i16, write_labels, write_volume};
 
 use std::path::{Path, PathBuf};
 

@@ -40,6 +40,15 @@ pub fn write_f32(path: &Path, data: &[f32], like: &Volume) -> Result<(), VolumeE
     write_atomically(path, &header, |out| write_f32_voxels(out, data))
 }
 
+/// Writes `data` (one frame on `like`'s grid) as an int16 `.nii.gz` carrying `like`'s geometry,
+/// as BraTS stores its MRI: each value rounded to the nearest integer and saturated to
+/// −32768..=32767 (NaN becomes 0); no intensity scaling (`scl_slope` 1).
+pub fn write_i16(path: &Path, data: &[f32], like: &Volume) -> Result<(), VolumeError> {
+    check_len(path, data.len(), like.voxels_per_frame())?;
+    let header = header_like(path, like, 1, DataType::I16)?;
+    write_atomically(path, &header, |out| write_i16_voxels(out, data))
+}
+
 /// Writes a whole volume, all frames, as f32 with its own geometry.
 pub fn write_volume(path: &Path, volume: &Volume) -> Result<(), VolumeError> {
     let expected = volume.voxels_per_frame().checked_mul(volume.frames);
@@ -205,6 +214,17 @@ fn write_f32_voxels(out: &mut dyn Write, data: &[f32]) -> io::Result<()> {
     Ok(())
 }
 
+fn write_i16_voxels(out: &mut dyn Write, data: &[f32]) -> io::Result<()> {
+    let mut bytes = Vec::with_capacity(CHUNK_VOXELS * 2);
+    for chunk in data.chunks(CHUNK_VOXELS) {
+        bytes.clear();
+        // `as` saturates out-of-range floats and maps NaN to 0.
+        bytes.extend(chunk.iter().flat_map(|v| (v.round() as i16).to_le_bytes()));
+        out.write_all(&bytes)?;
+    }
+    Ok(())
+}
+
 /// Writes header and voxels to a temporary file next to `path`, then renames it over `path`.
 /// On any failure the temporary file is removed and `path` is left as it was.
 fn write_atomically(
@@ -283,6 +303,27 @@ mod tests {
             affine,
             affine_source,
         }
+    }
+
+    #[test]
+    fn int16_round_trips_rounded_and_saturated() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path = dir.path().join("x.nii.gz");
+        let like = volume_with(SpatialHeader::from_affine(&Affine::from_scales([1.0; 3])));
+        let mut data: Vec<f32> = (0..120).map(|v| v as f32 * 3.0 - 100.0).collect();
+        data[0] = 1e9;
+        data[1] = -1e9;
+        data[2] = 2.6;
+        data[3] = f32::NAN;
+        let written = write_i16(&path, &data, &like);
+        assert!(written.is_ok(), "{written:?}");
+        let read = Volume::read(&path);
+        let Ok(read) = read else {
+            panic!("read back failed: {read:?}");
+        };
+        assert_eq!(read.datatype, DataType::I16);
+        assert_eq!(&read.data[..4], &[32767.0, -32768.0, 3.0, 0.0]);
+        assert_eq!(&read.data[4..], &data[4..]);
     }
 
     #[test]

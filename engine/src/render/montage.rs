@@ -9,7 +9,7 @@
 
 use super::font::{draw_text, text_width, GLYPH_H};
 use crate::study::{LabelConvention, Modality, Study};
-use crate::volume::{Orientation, Plane, Slice, Volume};
+use crate::volume::{percentile_range, Orientation, Plane, Slice, Volume};
 use image::{Rgb, RgbImage};
 
 /// Colours by tumour class: NCR, ED, ET (ITK-SNAP's defaults for 1, 2, 4).
@@ -311,17 +311,10 @@ fn source_position(
 
 /// The 0.5 and 99.5 percentiles of a slice.
 fn window(values: &[f32]) -> (f32, f32) {
-    let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    if sorted.is_empty() {
-        return (0.0, 1.0);
-    }
-    sorted.sort_by(f32::total_cmp);
-    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    let (lo, hi) = (at(0.005), at(0.995));
-    if hi > lo {
-        (lo, hi)
-    } else {
-        (lo, lo + 1.0)
+    match percentile_range(values, 0.005, 0.995) {
+        Some((lo, hi)) if hi > lo => (lo, hi),
+        Some((lo, _)) if lo.is_finite() => (lo, lo + 1.0),
+        _ => (0.0, 1.0),
     }
 }
 

@@ -39,6 +39,15 @@ pub struct Tissue {
 }
 
 impl Tissue {
+    /// Nothing: outside the head.
+    fn outside() -> Tissue {
+        Tissue {
+            cerebrum_depth: -100.0,
+            ventricle_depth: -100.0,
+            ..Tissue::default()
+        }
+    }
+
     /// Fraction of the point inside the skull-stripped head (brain plus its CSF shell).
     pub fn mask(&self) -> f32 {
         self.fractions.iter().sum()
@@ -209,7 +218,7 @@ struct Tube {
     segments: Vec<Vec<[f32; 4]>>,
 }
 
-const TUBE_FLATTEN: f32 = 1.6;
+const TUBE_FLATTEN: f32 = 1.45;
 
 impl Tube {
     #[inline]
@@ -234,6 +243,10 @@ impl Tube {
         best
     }
 }
+
+/// How grey each deep nucleus looks (the rest of its signal is white matter), in the order of
+/// the nuclei list: caudate head, caudate body, putamen, globus pallidus, thalamus.
+const NUCLEUS_GREY: [f32; 5] = [0.95, 0.9, 0.9, 0.5, 0.6];
 
 /// The per-case anatomy: fixed layout plus random folding, sizes and asymmetries.
 #[derive(Debug, Clone)]
@@ -301,7 +314,7 @@ impl Anatomy {
             fissure_amplitude: rng.random_range(0.0..2.0),
             fissure_phase: rng.random_range(0.0..std::f32::consts::TAU),
             petalia: rng.random_range(0.0..0.04),
-            folia: rng.random_range(13.0..16.0),
+            folia: rng.random_range(18.0..22.0),
         };
         let wavelength = FOLD_WAVELENGTH * rng.random_range(0.9..1.1);
         Anatomy::build(
@@ -327,11 +340,11 @@ impl Anatomy {
         // from the frontal horn through the body and atrium to the occipital horn, and the
         // temporal horn branching from the atrium forward and down.
         let main_path: [[f32; 4]; 8] = [
-            [6.5, 30.0, 5.0, 3.0],
-            [7.5, 22.0, 9.5, 6.5],
-            [8.5, 10.0, 14.0, 7.5],
-            [9.0, -4.0, 16.5, 7.0],
-            [11.0, -18.0, 17.5, 6.5],
+            [6.5, 30.0, 5.0, 3.5],
+            [8.5, 22.0, 10.0, 8.0],
+            [9.5, 10.0, 14.0, 9.0],
+            [10.0, -4.0, 16.5, 8.5],
+            [12.0, -18.0, 17.5, 7.5],
             [19.0, -32.0, 13.5, 7.0],
             [19.0, -46.0, 8.0, 4.0],
             [15.5, -58.0, 4.0, 1.8],
@@ -374,8 +387,8 @@ impl Anatomy {
         ];
 
         let nuclei_r = [
-            e([12.5, 13.0, 9.0], [5.5, 9.0, 8.0]), // caudate head
-            e([16.0, -6.0, 17.0], [3.0, 12.0, 3.5]).tilted(20.0), // caudate body
+            e([15.5, 13.0, 8.0], [5.5, 9.0, 8.0]), // caudate head
+            e([18.0, -6.0, 11.5], [3.5, 12.0, 3.5]).tilted(20.0), // caudate body
             e([24.5, 2.0, 0.0], [5.5, 14.0, 9.5]), // putamen
             e([18.0, -2.0, -1.0], [3.5, 8.0, 5.5]), // globus pallidus
             e([10.5, -18.0, 5.0], [8.0, 13.5, 8.5]), // thalamus
@@ -435,19 +448,31 @@ impl Anatomy {
         let widen = 1.0 + self.petalia * side * front - 0.09 * front.max(0.0).powi(2);
         let q = [p[0] / widen, p[1], p[2]];
         let main = smin(self.cerebrum.depth(q), p[2] - self.base_height, 10.0);
-        let temporal = self.temporal[0].depth(p).max(self.temporal[1].depth(p));
+        // (Far from the temporal lobes their depth cannot matter; skip the evaluation.)
+        let temporal = if p[2] < 30.0 && p[0].abs() > 10.0 {
+            self.temporal[0].depth(p).max(self.temporal[1].depth(p))
+        } else {
+            -100.0
+        };
         let hull = smax(main, temporal, 10.0);
         smin(hull, -cerebellum - 2.5, 4.0)
     }
 
     #[inline]
     fn cerebellum_depth(&self, p: [f32; 3]) -> f32 {
+        // More than 30 mm away it neither shapes the tentorial gap nor holds tissue.
+        if p[0].abs() > 82.0 || !(-118.0..-4.0).contains(&p[1]) || !(-81.0..19.0).contains(&p[2]) {
+            return -100.0;
+        }
         let [a, b, c] = &self.cerebellum;
         smax(smax(a.depth(p), b.depth(p), 8.0), c.depth(p), 6.0)
     }
 
     #[inline]
     fn brainstem_depth(&self, p: [f32; 3]) -> f32 {
+        if p[0].abs() > 25.0 || !(-55.0..0.0).contains(&p[1]) || p[2] > 15.0 {
+            return -100.0;
+        }
         let midbrain = capsule_depth(p, [0.0, -20.0, -2.0], [0.0, -22.0, -20.0], 10.5);
         let pons = capsule_depth(p, [0.0, -22.0, -25.0], [0.0, -27.0, -38.0], 12.5);
         let medulla = capsule_depth(p, [0.0, -29.0, -42.0], [0.0, -40.0, -95.0], 8.0);
@@ -555,8 +580,10 @@ impl Anatomy {
             sulcus = sulcus.min(self.sulcus(x, [1.0, 0.0, 0.0], 1.0, medial, limit_base, outside));
         }
 
-        // The Sylvian fissure: a sheet rising posteriorly, from the lateral surface in to the
-        // insula, separating the temporal lobe from the frontal and parietal opercula.
+        // The Sylvian fissure: a stem rising posteriorly from the lateral surface in to the
+        // insula, separating the temporal lobe from the frontal and parietal opercula, and the
+        // insular cistern running along the insula's surface (a "T" in coronal section, an
+        // antero-posterior line in axial section).
         let x = p[0].abs();
         let wave = 2.5
             * self
@@ -566,27 +593,58 @@ impl Anatomy {
         let dz = (p[2] - zs) * 0.9;
         let dy = (p[1] - 14.0).max(-38.0 - p[1]).max(0.0);
         let dx = (35.5 - x).max(0.0);
-        let sylvian = (dz * dz + dy * dy + dx * dx).sqrt() - self.sylvian_halfwidth;
+        let stem = (dz * dz + dy * dy + dx * dx).sqrt() - self.sylvian_halfwidth;
+        let insula_y = (p[1] - 12.0).max(-30.0 - p[1]).max(0.0);
+        let insula_z = (p[2] - zs - 13.0).max(zs - 9.0 - p[2]).max(0.0);
+        let insula_x = x - 36.5 - 0.6 * wave;
+        let cistern = (insula_x * insula_x + insula_y * insula_y + insula_z * insula_z).sqrt()
+            - 0.7 * self.sylvian_halfwidth;
+        let sylvian = stem.min(cistern);
         sulcus.min(sylvian)
+    }
+
+    /// False when `p` lies more than `margin` mm outside a cheap bound of everything the
+    /// anatomy holds (brain and CSF shell): an ellipsoid around the cerebrum and a box around
+    /// cerebellum and brainstem.
+    #[inline]
+    pub fn may_contain(p: [f32; 3], margin: f32) -> bool {
+        let e = [
+            p[0] / (84.0 + margin),
+            (p[1] - CEREBRUM_CENTRE[1]) / (100.0 + margin),
+            (p[2] - CEREBRUM_CENTRE[2]) / (82.0 + margin),
+        ];
+        if e[0] * e[0] + e[1] * e[1] + e[2] * e[2] <= 1.0 {
+            return true;
+        }
+        p[0].abs() <= 60.0 + margin
+            && (-96.0 - margin..=-5.0 + margin).contains(&p[1])
+            && (-110.0 - margin..=-5.0 + margin).contains(&p[2])
     }
 
     /// Tissue fractions at head point `p` for voxels of size `voxel` mm.
     pub fn tissue(&self, p: [f32; 3], voxel: f32) -> Tissue {
-        let mut out = Tissue {
-            cerebrum_depth: -100.0,
-            ventricle_depth: -100.0,
-            ..Tissue::default()
-        };
-        // Quick rejection far outside the head.
-        let b = [p[0] / 82.0, (p[1] + 17.0) / 112.0, (p[2] + 8.0) / 96.0];
-        if b[0] * b[0] + b[1] * b[1] + b[2] * b[2] > 1.25 {
-            return out;
+        // The random shell is up to ~3 mm thicker than the standard one the bound was checked on.
+        if !Anatomy::may_contain(p, 3.0) {
+            return Tissue::outside();
         }
+        self.tissue_unbounded(p, voxel)
+    }
+
+    /// [`Anatomy::tissue`] without the quick bound check.
+    fn tissue_unbounded(&self, p: [f32; 3], voxel: f32) -> Tissue {
+        let mut out = Tissue::outside();
         let cerebellum = self.cerebellum_depth(p);
         let brainstem = self.brainstem_depth(p);
         let hull = self.cerebrum_hull(p, cerebellum);
-        let cistern = self.cistern.depth(p);
+        let cistern = if p[0].abs() < 32.0 && (-44.0..16.0).contains(&p[1]) && p[2] < 0.0 {
+            self.cistern.depth(p)
+        } else {
+            -100.0
+        };
         let outer = hull.max(cerebellum).max(brainstem).max(cistern);
+        if outer + 1.3 * self.csf_shell + voxel < 0.0 {
+            return out;
+        }
         let shell = self.csf_shell * (1.0 + 0.3 * self.variation.eval(p.map(|v| v / 23.0)));
         let mask = ramp(outer + shell, voxel);
         if mask <= 0.0 {
@@ -612,13 +670,31 @@ impl Anatomy {
             let rho = (y * y + z * z).sqrt().max(1.0);
             let wobble = 0.14 * self.variation.fbm([p[0] / 14.0, y / 14.0, z / 14.0], 2);
             let theta = z.atan2(y) + wobble;
-            let distance = (self.folia * theta).sin().abs() / self.folia * rho;
-            let reach = 9.0 + 5.0 * self.variation.eval([p[0] / 9.0 + 50.0, y / 9.0, z / 9.0]);
-            let beyond = (cerebellum - reach).max(0.0);
+            let phase = self.folia * theta;
+            let distance = phase.sin().abs() / self.folia * rho;
+            // Every third fissure cuts deep, splitting the cerebellum into lobules whose white
+            // matter branches out into the folia (the arbor vitae).
+            let lobule = (phase / 3.0).cos().abs().powi(6);
+            let reach = 6.0
+                + 8.0 * lobule
+                + 1.5 * self.variation.eval([p[0] / 9.0 + 50.0, y / 9.0, z / 9.0]);
+            // Fissures are cut from the surface inward in the sagittal plane, so their depth is
+            // measured in that plane (the narrow vermis would otherwise be cut through).
+            let sagittal = self
+                .cerebellum
+                .iter()
+                .fold(-100.0f32, |d, e| d.max(e.depth([e.centre[0], p[1], p[2]])));
+            let beyond = (sagittal - reach).max(0.0);
             let fissure = (distance * distance + beyond * beyond).sqrt() - 0.45;
             let pial = cerebellum.min(fissure);
             let tissue = ramp(pial, voxel);
-            let white = ramp(pial - 1.7, voxel);
+            // White matter: the central body, and one branch along the middle of each lobule
+            // (halfway between its deep fissures) reaching out towards the folia.
+            let lobules = self.folia / 3.0;
+            let branch = (phase / 3.0).cos().abs() / lobules * rho;
+            let body = ramp(sagittal - 14.5, voxel);
+            let limb = ramp(1.2 - branch, voxel) * ramp(pial - 2.5, voxel);
+            let white = body.max(limb).min(tissue);
             f[GM] = tissue - white;
             f[WM] = white;
         } else if cerebrum > -voxel {
@@ -631,8 +707,20 @@ impl Anatomy {
             f[GM] = tissue - white;
             f[WM] = white;
             if self.central.depth(p) > -12.0 {
-                let nuclei = self.nuclei.iter().fold(-100.0f32, |d, e| d.max(e.depth(p)));
-                let deep = ramp(nuclei, voxel);
+                // The deepest-reaching nucleus decides; its edge is soft (a couple of mm) and
+                // the pallidum and thalamus are paler (more myelinated) than the striatum.
+                let (depth, grey) = self.nuclei.iter().enumerate().fold(
+                    (-100.0f32, 0.0f32),
+                    |(best, grey), (i, e)| {
+                        let d = e.depth(p);
+                        if d > best {
+                            (d, NUCLEUS_GREY[i % NUCLEUS_GREY.len()])
+                        } else {
+                            (best, grey)
+                        }
+                    },
+                );
+                let deep = ramp(depth, voxel.max(2.0)) * grey;
                 f[DEEP_GM] = deep * tissue;
                 f[GM] *= 1.0 - deep;
                 f[WM] *= 1.0 - deep;
@@ -726,7 +814,7 @@ impl Default for AnatomyKnobs {
             fissure_amplitude: 1.0,
             fissure_phase: 0.5,
             petalia: 0.02,
-            folia: 14.5,
+            folia: 20.0,
         }
     }
 }
@@ -756,6 +844,24 @@ mod tests {
         // Just inside the vertex: cortex or CSF, not white matter.
         let top = class(&at([20.0, -20.0, 70.0]));
         assert!(top == GM || top == CSF, "{top}");
+    }
+
+    #[test]
+    fn the_quick_bound_holds_everything() {
+        let a = Anatomy::standard();
+        for i in 0..200_000 {
+            let p = [
+                ((i * 37) % 200) as f32 - 100.0,
+                ((i * 53) % 260) as f32 - 140.0,
+                ((i * 71) % 240) as f32 - 130.0,
+            ];
+            if !Anatomy::may_contain(p, 0.0) {
+                // Evaluate as if there were no bound: the bound check is the first thing in
+                // `tissue`, so step just inside it to compare.
+                let t = a.tissue_unbounded(p, 1.0);
+                assert_eq!(t.mask(), 0.0, "{p:?} is outside the bound but has tissue");
+            }
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod tumour;
 
 use crate::study::{LabelConvention, Modality, Study};
 use crate::volume::{
-    write_f32, write_labels, Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume,
+    write_i16, write_labels, Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume,
     VolumeError,
 };
 use anatomy::{Anatomy, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
@@ -163,10 +163,11 @@ impl PhantomCase {
         }
     }
 
-    /// One modality as a volume.
+    /// One modality as a volume (stored as int16, like BraTS).
     pub fn volume(&self, m: Modality) -> Volume {
         Volume {
             data: self.modalities[m.index()].clone(),
+            datatype: DataType::I16,
             ..self.geometry()
         }
     }
@@ -190,7 +191,8 @@ impl PhantomCase {
         }
     }
 
-    /// Writes `<dir>/<name>_{flair,t1,t1ce,t2,seg}.nii.gz` (the folder is created).
+    /// Writes `<dir>/<name>_{flair,t1,t1ce,t2,seg}.nii.gz` (the folder is created): the MRI as
+    /// int16, the labels as uint8, all with the same LPS sform/qform.
     pub fn write(&self, dir: &Path) -> Result<(), PhantomError> {
         std::fs::create_dir_all(dir).map_err(|source| PhantomError::Io {
             path: dir.to_path_buf(),
@@ -199,7 +201,7 @@ impl PhantomCase {
         let like = self.geometry();
         for m in Modality::ALL {
             let path = dir.join(format!("{}_{}.nii.gz", self.name, brats2021_suffix(m)));
-            write_f32(&path, &self.modalities[m.index()], &like)?;
+            write_i16(&path, &self.modalities[m.index()], &like)?;
         }
         write_labels(
             &dir.join(format!("{}_seg.nii.gz", self.name)),
@@ -277,20 +279,29 @@ pub fn generate_case(seed: u64, index: usize, config: &PhantomConfig) -> Phantom
     let shape = config.size.shape();
     let affine = config.size.affine();
     let [nx, ny, nz] = shape;
-    let slices: Vec<SliceOut> = (0..nz)
-        .into_par_iter()
-        .map(|k| generate_slice(&model, &affine, [nx, ny], k))
-        .collect();
     let n = nx * ny * nz;
-    let mut modalities: [Vec<f32>; MODALITIES] = std::array::from_fn(|_| Vec::with_capacity(n));
-    let mut labels = Vec::with_capacity(n);
-    let mut tissue = Vec::with_capacity(n);
-    for slice in slices {
-        for (out, part) in modalities.iter_mut().zip(slice.modalities) {
-            out.extend_from_slice(&part);
-        }
-        labels.extend_from_slice(&slice.labels);
-        tissue.extend_from_slice(&slice.tissue);
+    let plane = nx * ny;
+    let mut modalities: [Vec<f32>; MODALITIES] = std::array::from_fn(|_| vec![0.0; n]);
+    let mut labels = vec![0u8; n];
+    let mut tissue = vec![0u8; n];
+    {
+        let [flair, t1, t1ce, t2] = &mut modalities;
+        flair
+            .par_chunks_mut(plane)
+            .zip(t1.par_chunks_mut(plane))
+            .zip(t1ce.par_chunks_mut(plane))
+            .zip(t2.par_chunks_mut(plane))
+            .zip(labels.par_chunks_mut(plane))
+            .zip(tissue.par_chunks_mut(plane))
+            .enumerate()
+            .for_each(|(k, (((((a, b), c), d), labels), tissue))| {
+                let out = SliceOut {
+                    modalities: [a, b, c, d],
+                    labels,
+                    tissue,
+                };
+                fill_slice(&model, &affine, [nx, ny], k, out);
+            });
     }
     PhantomCase {
         name: case_name(index),
@@ -304,19 +315,20 @@ pub fn generate_case(seed: u64, index: usize, config: &PhantomConfig) -> Phantom
     }
 }
 
-struct SliceOut {
-    modalities: [Vec<f32>; MODALITIES],
-    labels: Vec<u8>,
-    tissue: Vec<u8>,
+/// The output buffers of one slice.
+struct SliceOut<'a> {
+    modalities: [&'a mut [f32]; MODALITIES],
+    labels: &'a mut [u8],
+    tissue: &'a mut [u8],
 }
 
-fn generate_slice(model: &CaseModel, affine: &Affine, [nx, ny]: [usize; 2], k: usize) -> SliceOut {
-    let n = nx * ny;
-    let mut out = SliceOut {
-        modalities: std::array::from_fn(|_| vec![0.0; n]),
-        labels: vec![0; n],
-        tissue: vec![0; n],
-    };
+fn fill_slice(
+    model: &CaseModel,
+    affine: &Affine,
+    [nx, ny]: [usize; 2],
+    k: usize,
+    mut out: SliceOut,
+) {
     let mut rng = ChaCha8Rng::seed_from_u64(model.noise_seed);
     rng.set_stream(k as u64);
     let m = affine.0;
@@ -327,15 +339,14 @@ fn generate_slice(model: &CaseModel, affine: &Affine, [nx, ny]: [usize; 2], k: u
                 [0, 1, 2].map(|r| (origin[r] + m[r][0] * i as f64 + m[r][1] * j as f64) as f32);
             let index = i + nx * j;
             if let Some(v) = voxel(model, world, &mut rng) {
-                for (mo, value) in v.values.iter().enumerate() {
-                    out.modalities[mo][index] = *value;
+                for (channel, value) in out.modalities.iter_mut().zip(v.values) {
+                    channel[index] = value;
                 }
                 out.labels[index] = v.label;
                 out.tissue[index] = v.tissue;
             }
         }
     }
-    out
 }
 
 struct VoxelOut {
@@ -347,13 +358,8 @@ struct VoxelOut {
 /// Computes one voxel at world point `world`; `None` for background.
 fn voxel(model: &CaseModel, world: [f32; 3], rng: &mut ChaCha8Rng) -> Option<VoxelOut> {
     let unwarped = model.deformation.affine_to_head(world);
-    // Cheap rejection well outside the head (the warp moves points by a few mm only).
-    let b = [
-        unwarped[0] / 90.0,
-        (unwarped[1] + 17.0) / 120.0,
-        (unwarped[2] + 8.0) / 104.0,
-    ];
-    if b[0] * b[0] + b[1] * b[1] + b[2] * b[2] > 1.3 {
+    // Cheap rejection well outside the head (warp and mass effect move points by a few mm).
+    if !Anatomy::may_contain(unwarped, 12.0) {
         return None;
     }
     let head = model.deformation.warp(unwarped);

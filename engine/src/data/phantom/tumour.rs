@@ -91,7 +91,7 @@ impl Lesion {
                 let clear = tissue.cerebrum_depth - (reach_core + margin + 3.0);
                 if tissue.fractions[WM] > 0.95 && clear > 0.0 && tissue.ventricle_depth < -3.0 {
                     let necrotic = rng.random_bool(if size > 9.0 { 0.85 } else { 0.3 });
-                    let edema_extent = rng.random_range(6.0..30.0);
+                    let edema_extent = rng.random_range(7.0..32.0);
                     let edema_amplitude = rng.random_range(0.2..0.45);
                     return Lesion {
                         centre,
@@ -107,7 +107,7 @@ impl Lesion {
                         mass: size * rng.random_range(0.45..0.8),
                         shape: Noise3::from_rng(rng),
                         texture: Noise3::from_rng(rng),
-                        reach: (reach_core + edema_extent) * (1.0 + 2.0 * edema_amplitude)
+                        reach: (reach_core + edema_extent) * (1.0 + 2.6 * edema_amplitude)
                             + margin
                             + 10.0,
                     };
@@ -184,7 +184,10 @@ impl Lesion {
         let edema_radii = self.radii.map(|r| r + self.edema_extent);
         let (rho_e, along_e) = ray(edema_radii);
         let f = self.edema_frequency;
-        let fingers = 1.0 + self.edema_amplitude * self.shape.fbm(u.map(|v| v * f + 80.0), 3);
+        // A lumpy outline plus outward-only protrusions: oedema reaching out in fingers.
+        let lumps = self.shape.fbm(u.map(|v| v * f + 80.0), 3);
+        let protrusions = self.shape.eval(u.map(|v| v * 1.7 * f - 60.0)).max(0.0);
+        let fingers = 1.0 + self.edema_amplitude * (0.7 * lumps + 1.1 * protrusions);
         let edema = (fingers - rho_e) * along_e;
         LesionDepths {
             core,

@@ -382,3 +382,52 @@ fn montage_of_a_case_is_drawn_through_the_tumour() {
         .any(|p| p.0[0] > 200 && p.0[1] > 200 && p.0[2] < 150);
     assert!(overlay, "no yellow ET overlay drawn");
 }
+
+#[test]
+fn cli_writes_a_data_set_and_renders_its_montage() {
+    use std::process::Command;
+    let root = tempfile::tempdir().expect("temporary folder");
+    let out = root.path().join("set");
+    let metakd = env!("CARGO_BIN_EXE_metakd");
+    let status = Command::new(metakd)
+        .args(["phantom", "--cases", "1", "--seed", "3", "--size", "small"])
+        .args(["--labels", "2023", "--out"])
+        .arg(&out)
+        .status()
+        .expect("metakd runs");
+    assert!(status.success());
+    let case = out.join("Phantom_00001");
+    for suffix in ["flair", "t1", "t1ce", "t2", "seg"] {
+        assert!(
+            case.join(format!("Phantom_00001_{suffix}.nii.gz"))
+                .is_file(),
+            "{suffix}"
+        );
+    }
+    let study = Study::open_folder(&case).expect("the case opens");
+    let labels = study.labels.as_ref().expect("labels");
+    assert!(labels.data.iter().all(|v| [0.0, 1.0, 2.0, 3.0].contains(v)));
+
+    let png = root.path().join("montage.png");
+    let status = Command::new(metakd)
+        .args(["montage", "--case"])
+        .arg(&case)
+        .arg("--out")
+        .arg(&png)
+        .status()
+        .expect("metakd runs");
+    assert!(status.success());
+    let bytes = std::fs::read(&png).expect("the PNG was written");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+
+    // A folder without a case is an error with a message, not a panic.
+    let failed = Command::new(metakd)
+        .args(["montage", "--case"])
+        .arg(root.path())
+        .arg("--out")
+        .arg(root.path().join("none.png"))
+        .output()
+        .expect("metakd runs");
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("error"));
+}

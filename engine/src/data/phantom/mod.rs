@@ -391,8 +391,9 @@ fn voxel(model: &CaseModel, world: [f32; 3], rng: &mut ChaCha8Rng) -> Option<Vox
     let margin_soft = ramp(depths.margin, EDEMA_SOFT_WIDTH);
     let fingers_sharp = ramp(depths.edema, voxel);
     let fingers_soft = ramp(depths.edema, EDEMA_SOFT_WIDTH);
-    // Oedema takes over white and deep grey matter fully, cortex partly, never CSF.
-    let susceptibility = [0.0, 0.4, 1.0, 1.0, 0.0, 0.0];
+    // Oedema takes over white and deep grey matter; beyond the margin around the core it
+    // spares the cortex and never fills CSF (so FLAIR brightness and the label agree).
+    let susceptibility = [0.0, 0.0, 1.0, 1.0, 0.0, 0.0];
     let (mut edema_sharp, mut edema_soft) = (0.0f32, 0.0f32);
     for (fraction, s) in f.iter().zip(susceptibility) {
         edema_sharp += fraction * margin_sharp.max(fingers_sharp * s);

@@ -1,1 +1,3 @@
 //! Synthetic phantoms and the training data pipeline (in progress).
+pub mod cases;
+pub mod error;

@@ -2,3 +2,4 @@
 pub mod cases;
 pub mod error;
 pub mod preprocess;
+pub mod subsets;

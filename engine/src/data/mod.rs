@@ -1,6 +1,7 @@
 //! Synthetic phantoms and the training data pipeline (in progress).
 pub mod augment;
 pub mod cases;
+pub mod dataset;
 pub mod error;
 pub mod patches;
 pub mod preprocess;

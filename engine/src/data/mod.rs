@@ -3,6 +3,7 @@ pub mod augment;
 pub mod cases;
 pub mod dataset;
 pub mod error;
+pub mod loader;
 pub mod patches;
 pub mod preprocess;
 pub mod subsets;

@@ -1,11 +1,18 @@
 //! `metakd`: the command-line tool of the MetaKD engine. Each subcommand lives in its own module
 //! and returns an exit status; errors are printed as one line naming the file and the problem.
 
+mod bench;
+mod bench_loader;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "metakd", version, about = "Brain-tumour MRI with missing sequences: inspect, generate, train, segment")]
+#[command(
+    name = "metakd",
+    version,
+    about = "Brain-tumour MRI with missing sequences: inspect, generate, train, segment"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -13,10 +20,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Measure the throughput of engine parts (data loader, …).
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -452,28 +452,73 @@ fn extract_rotated_into(
         }
     }
 
-    for t in 0..size[axis] {
-        let s = spec.origin[axis] + t as isize;
-        if !inside(s, axis) {
-            continue;
+    // In-plane output offsets, in the same order as `corners` and `nearest`.
+    let outs: Vec<usize> = (0..size[a])
+        .flat_map(|u| (0..size[b]).map(move |v| u * ps[a] + v * ps[b]))
+        .collect();
+    // Rows along the rotation axis that lie inside the case.
+    let t0 = (-spec.origin[axis]).clamp(0, size[axis] as isize) as usize;
+    let t1 = (case.shape[axis] as isize - spec.origin[axis]).clamp(t0 as isize, size[axis] as isize)
+        as usize;
+    if t0 == t1 {
+        return;
+    }
+    let s0 = (spec.origin[axis] + t0 as isize) as usize;
+    let run = t1 - t0;
+    if axis == 2 {
+        // The rotation axis is the contiguous one: for each in-plane voxel, one contiguous run.
+        for &c in &copy {
+            let chan = &case.image[c * n..(c + 1) * n];
+            let dst = &mut image[c * pn..(c + 1) * pn];
+            for (cell, o) in corners.iter().zip(&outs) {
+                let out = &mut dst[o + t0..o + t1];
+                let src = |k: usize| &chan[cell[k].0 + s0..cell[k].0 + s0 + run];
+                let (a0, a1, a2, a3) = (src(0), src(1), src(2), src(3));
+                let (w0, w1, w2, w3) = (cell[0].1, cell[1].1, cell[2].1, cell[3].1);
+                for i in 0..run {
+                    out[i] = w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i];
+                }
+            }
         }
-        let base = s as usize * cs[axis];
-        let mut k = 0;
-        for u in 0..size[a] {
-            for v in 0..size[b] {
-                let out = t * ps[axis] + u * ps[a] + v * ps[b];
-                let cell = &corners[k];
-                for &c in &copy {
-                    let src = &case.image[c * n + base..];
-                    image[c * pn + out] = cell.iter().map(|(off, wgt)| wgt * src[*off]).sum();
+        if let Some(regions) = &case.regions {
+            let (wt, rest) = target.split_at_mut(pn);
+            let (tc, et) = rest.split_at_mut(pn);
+            for (near, o) in nearest.iter().zip(&outs) {
+                let Some(off) = near else { continue };
+                for (i, bits) in regions[off + s0..off + s0 + run].iter().enumerate() {
+                    wt[o + t0 + i] = u8::from(bits & region_bit(Region::WT) != 0);
+                    tc[o + t0 + i] = u8::from(bits & region_bit(Region::TC) != 0);
+                    et[o + t0 + i] = u8::from(bits & region_bit(Region::ET) != 0);
                 }
-                if let (Some(regions), Some(off)) = (&case.regions, nearest[k]) {
+            }
+        }
+        return;
+    }
+    // Otherwise whole planes at a time, which keeps the in-plane rows contiguous.
+    for t in t0..t1 {
+        let base = (s0 + t - t0) * cs[axis];
+        let tb = t * ps[axis];
+        for &c in &copy {
+            let chan = &case.image[c * n..(c + 1) * n];
+            let dst = &mut image[c * pn..(c + 1) * pn];
+            for (cell, o) in corners.iter().zip(&outs) {
+                // Corners outside the case have weight 0 and offset 0 (a valid voxel).
+                dst[tb + o] = cell[0].1 * chan[base + cell[0].0]
+                    + cell[1].1 * chan[base + cell[1].0]
+                    + cell[2].1 * chan[base + cell[2].0]
+                    + cell[3].1 * chan[base + cell[3].0];
+            }
+        }
+        if let Some(regions) = &case.regions {
+            let (wt, rest) = target.split_at_mut(pn);
+            let (tc, et) = rest.split_at_mut(pn);
+            for (near, o) in nearest.iter().zip(&outs) {
+                if let Some(off) = near {
                     let bits = regions[base + off];
-                    for (r, region) in Region::ALL.iter().enumerate() {
-                        target[r * pn + out] = u8::from(bits & region_bit(*region) != 0);
-                    }
+                    wt[tb + o] = u8::from(bits & region_bit(Region::WT) != 0);
+                    tc[tb + o] = u8::from(bits & region_bit(Region::TC) != 0);
+                    et[tb + o] = u8::from(bits & region_bit(Region::ET) != 0);
                 }
-                k += 1;
             }
         }
     }
@@ -627,6 +672,33 @@ mod tests {
                     let i = (t * 8 + (7 - v)) * 8 + u;
                     assert_eq!(r.target[o], plain.target[i]);
                     let (x, y) = (r.image[3 * 384 + o], plain.image[3 * 384 + i]);
+                    assert!((x - y).abs() <= 1e-3 * y.abs(), "{x} vs {y}");
+                }
+            }
+        }
+        // 90° about W (the contiguous axis) on an 8×8 (D, H) plane: out[u][v][t] = in[7 − v][u][t].
+        let case_w = synthetic_case([8, 8, 10], Some(([2, 1, 3], [6, 4, 5])));
+        let spec_w = PatchSpec {
+            origin: [0, 0, 2],
+            fg_voxel: None,
+        };
+        let plain = extract(&case_w, [8, 8, 6], spec_w);
+        let r = extract_rotated(
+            &case_w,
+            [8, 8, 6],
+            spec_w,
+            Rotation {
+                axis: 2,
+                radians: std::f64::consts::FRAC_PI_2,
+            },
+        );
+        for u in 0..8 {
+            for v in 0..8 {
+                for t in 0..6 {
+                    let o = (u * 8 + v) * 6 + t;
+                    let i = ((7 - v) * 8 + u) * 6 + t;
+                    assert_eq!(r.target[o], plain.target[i]);
+                    let (x, y) = (r.image[384 + o], plain.image[384 + i]);
                     assert!((x - y).abs() <= 1e-3 * y.abs(), "{x} vs {y}");
                 }
             }

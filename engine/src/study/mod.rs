@@ -8,9 +8,9 @@ mod error;
 mod labels;
 
 pub use availability::Availability;
-pub use discover::{discover_case_files, StudyFiles};
+pub use discover::{discover_case_files, role_from_file_name, StudyFiles};
 pub use error::StudyError;
-pub use labels::{LabelConvention, LabelSummary, Region};
+pub use labels::{label_value, LabelConvention, LabelSummary, Region};
 
 use crate::volume::Volume;
 use std::path::Path;

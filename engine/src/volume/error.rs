@@ -18,6 +18,10 @@ pub enum VolumeError {
     Unsupported { path: PathBuf, reason: String },
     #[error("{path}: the file is truncated: {reason}")]
     Truncated { path: PathBuf, reason: String },
+    #[error("{path}: the compressed data is corrupt: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path}: {companion} is missing: a .hdr/.img pair needs both files side by side")]
+    MissingCompanion { path: PathBuf, companion: PathBuf },
     #[error("{path}: cannot write the file: {reason}")]
     Write { path: PathBuf, reason: String },
 }
@@ -31,6 +35,8 @@ impl VolumeError {
             | VolumeError::BadHeader { path, .. }
             | VolumeError::Unsupported { path, .. }
             | VolumeError::Truncated { path, .. }
+            | VolumeError::Corrupt { path, .. }
+            | VolumeError::MissingCompanion { path, .. }
             | VolumeError::Write { path, .. } => path,
         }
     }

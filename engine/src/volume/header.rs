@@ -37,6 +37,23 @@ impl DataType {
         }
     }
 
+    /// The type with NIfTI `datatype` code `code`, if it is one of the supported ones.
+    pub fn from_code(code: i16) -> Option<DataType> {
+        Some(match code {
+            2 => DataType::U8,
+            4 => DataType::I16,
+            8 => DataType::I32,
+            16 => DataType::F32,
+            64 => DataType::F64,
+            256 => DataType::I8,
+            512 => DataType::U16,
+            768 => DataType::U32,
+            1024 => DataType::I64,
+            1280 => DataType::U64,
+            _ => return None,
+        })
+    }
+
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
@@ -125,5 +142,25 @@ impl SpatialHeader {
                 AffineSource::Pixdim,
             )
         }
+    }
+
+    /// The chosen affine if it is usable (finite and invertible); otherwise the next rule down
+    /// the sform → qform → pixdim chain that is. `None` when no rule gives a usable geometry.
+    pub fn usable_affine(&self) -> Option<(Affine, super::AffineSource)> {
+        let without_sform = SpatialHeader {
+            sform_code: 0,
+            ..self.clone()
+        };
+        let pixdim_only = SpatialHeader {
+            qform_code: 0,
+            ..without_sform.clone()
+        };
+        let usable = [self, &without_sform, &pixdim_only]
+            .into_iter()
+            .map(SpatialHeader::chosen_affine)
+            .find(|(affine, _)| {
+                affine.0.iter().flatten().all(|v| v.is_finite()) && affine.is_invertible()
+            });
+        usable
     }
 }

@@ -6,18 +6,24 @@
 //! Voxel layout: on-disk order, `i` fastest, then `j`, `k`, then frame `t`:
 //! `index = i + nx * (j + ny * (k + nz * t))`.
 
+mod decode;
 mod error;
+mod fault;
 mod geometry;
 mod header;
+mod intensity;
+mod layout;
 mod orient;
+mod parse;
 mod read;
 mod write;
 
 pub use error::VolumeError;
 pub use geometry::{axcodes, Affine, AffineSource};
 pub use header::{DataType, NiftiVersion, SpatialHeader};
+pub use intensity::percentile_range;
 pub use orient::{Orientation, Plane, Slice};
-pub use write::{write_f32, write_labels};
+pub use write::{write_f32, write_labels, write_volume};
 
 use std::path::{Path, PathBuf};
 

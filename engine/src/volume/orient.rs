@@ -98,9 +98,8 @@ impl Orientation {
     /// Display index → on-disk index.
     pub fn to_disk(&self, ras: [usize; 3]) -> [usize; 3] {
         let mut disk = [0; 3];
-        for axis in 0..3 {
-            let d = self.disk_axis[axis];
-            disk[d] = if self.flipped[axis] {
+        for (axis, (&d, &flipped)) in self.disk_axis.iter().zip(&self.flipped).enumerate() {
+            disk[d] = if flipped {
                 self.disk_shape[d] - 1 - ras[axis]
             } else {
                 ras[axis]
@@ -112,9 +111,8 @@ impl Orientation {
     /// On-disk index → display index.
     pub fn to_ras(&self, disk: [usize; 3]) -> [usize; 3] {
         let mut ras = [0; 3];
-        for axis in 0..3 {
-            let d = self.disk_axis[axis];
-            ras[axis] = if self.flipped[axis] {
+        for (axis, (&d, &flipped)) in self.disk_axis.iter().zip(&self.flipped).enumerate() {
+            ras[axis] = if flipped {
                 self.disk_shape[d] - 1 - disk[d]
             } else {
                 disk[d]

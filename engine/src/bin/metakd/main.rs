@@ -1,11 +1,12 @@
 //! `metakd`: the command-line tool of the MetaKD engine. Each subcommand lives in its own module
 //! and returns an exit status; errors are printed as one line naming the file and the problem.
 
-mod bench;
-mod bench_loader;
-
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+mod bench;
+mod bench_loader;
+mod info;
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Describe a NIfTI file or a BraTS case folder (shape, geometry, statistics, labels).
+    Info(info::Args),
     /// Measure the throughput of engine parts (data loader, …).
     Bench(bench::Args),
 }
@@ -27,6 +30,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Info(args) => info::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

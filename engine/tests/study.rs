@@ -1,0 +1,194 @@
+//! Opening studies from BraTS case folders: both naming schemes, the one-grid check, the label
+//! convention, and clear errors for folders and files that do not make a study.
+
+use engine::study::{Availability, LabelConvention, Modality, Region, Study, StudyError};
+use engine::volume::{
+    write_f32, write_labels, Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume,
+};
+use std::path::Path;
+
+const SHAPE: [usize; 3] = [6, 5, 4];
+
+fn grid(affine: Affine) -> Volume {
+    Volume {
+        source: None,
+        shape: SHAPE,
+        frames: 1,
+        data: vec![0.0; SHAPE.iter().product()],
+        datatype: DataType::F32,
+        version: NiftiVersion::Nifti1,
+        scl_slope: 1.0,
+        scl_inter: 0.0,
+        spatial: SpatialHeader::from_affine(&affine),
+        affine,
+        affine_source: AffineSource::Sform,
+    }
+}
+
+fn lps() -> Affine {
+    Affine([
+        [-1.0, 0.0, 0.0, 3.0],
+        [0.0, -1.0, 0.0, 2.0],
+        [0.0, 0.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ])
+}
+
+fn labels_with(et: u8) -> Vec<u8> {
+    let mut labels = vec![0u8; SHAPE.iter().product()];
+    labels[7] = 1;
+    labels[8] = 2;
+    labels[9] = 2;
+    labels[10] = et;
+    labels
+}
+
+fn write_case(dir: &Path, names: &[&str], seg: Option<(&str, Vec<u8>)>) {
+    std::fs::create_dir_all(dir).unwrap();
+    let like = grid(lps());
+    for (n, name) in names.iter().enumerate() {
+        let data: Vec<f32> = (0..like.voxels_per_frame())
+            .map(|i| (i * (n + 1)) as f32)
+            .collect();
+        write_f32(&dir.join(name), &data, &like).unwrap();
+    }
+    if let Some((name, labels)) = seg {
+        write_labels(&dir.join(name), &labels, &like).unwrap();
+    }
+}
+
+#[test]
+fn opens_a_brats_2021_case_with_all_modalities_and_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("BraTS2021_00001");
+    write_case(
+        &dir,
+        &[
+            "BraTS2021_00001_flair.nii.gz",
+            "BraTS2021_00001_t1.nii.gz",
+            "BraTS2021_00001_t1ce.nii.gz",
+            "BraTS2021_00001_t2.nii.gz",
+        ],
+        Some(("BraTS2021_00001_seg.nii.gz", labels_with(4))),
+    );
+    std::fs::write(dir.join("notes.txt"), "not an image").unwrap();
+    let study = Study::open_folder(&dir).unwrap();
+    assert_eq!(study.name, "BraTS2021_00001");
+    assert_eq!(study.available(), Availability::FULL);
+    assert_eq!(study.convention, LabelConvention::Brats2021);
+    // Each file went to its role: the T1ce file holds index × 3.
+    assert_eq!(study.modality(Modality::T1ce).unwrap().data[5], 15.0);
+    let labels = study.labels.as_ref().unwrap();
+    let count = |r| {
+        study
+            .convention
+            .region_mask(&labels.data, r)
+            .iter()
+            .filter(|b| **b)
+            .count()
+    };
+    assert_eq!(
+        (count(Region::WT), count(Region::TC), count(Region::ET)),
+        (4, 2, 1)
+    );
+}
+
+#[test]
+fn opens_a_brats_2023_case_with_missing_sequences() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("case");
+    write_case(
+        &dir,
+        &[
+            "BraTS-GLI-00002-000-t2f.nii.gz",
+            "BraTS-GLI-00002-000-t1n.nii",
+        ],
+        Some(("BraTS-GLI-00002-000-seg.nii.gz", labels_with(3))),
+    );
+    let study = Study::open_folder(&dir).unwrap();
+    assert_eq!(study.name, "BraTS-GLI-00002-000");
+    assert_eq!(
+        study.available(),
+        Availability::from_modalities([Modality::Flair, Modality::T1])
+    );
+    assert_eq!(study.convention, LabelConvention::Brats2023);
+    assert!(study.modality(Modality::T1ce).is_none());
+}
+
+#[test]
+fn rejects_mismatched_grids_naming_both_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("case");
+    write_case(&dir, &["c_flair.nii.gz"], None);
+    let mut shifted = grid(lps());
+    shifted.affine.0[0][3] += 2.0;
+    shifted.spatial = SpatialHeader::from_affine(&shifted.affine);
+    write_f32(
+        &dir.join("c_t1.nii.gz"),
+        &vec![1.0; shifted.voxels_per_frame()],
+        &shifted,
+    )
+    .unwrap();
+    let message = Study::open_folder(&dir).unwrap_err().to_string();
+    assert!(
+        message.contains("c_t1.nii.gz")
+            && message.contains("c_flair.nii.gz")
+            && message.contains("affine"),
+        "{message}"
+    );
+}
+
+#[test]
+fn rejects_labels_that_are_not_integers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("case");
+    write_case(&dir, &["c_flair.nii.gz"], None);
+    let like = grid(lps());
+    let mut values = vec![0.0f32; like.voxels_per_frame()];
+    values[3] = 1.5;
+    write_f32(&dir.join("c_seg.nii.gz"), &values, &like).unwrap();
+    let err = Study::open_folder(&dir).unwrap_err();
+    assert!(matches!(err, StudyError::BadLabels { .. }), "{err}");
+    assert!(
+        err.to_string().contains("c_seg.nii.gz") && err.to_string().contains("1.5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_folder_and_duplicate_roles_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let message = Study::open_folder(&empty).unwrap_err().to_string();
+    assert!(
+        message.contains("empty") && message.contains("no MRI files"),
+        "{message}"
+    );
+
+    let dup = tmp.path().join("dup");
+    write_case(&dup, &["a_flair.nii.gz", "b_flair.nii.gz"], None);
+    let message = Study::open_folder(&dup).unwrap_err().to_string();
+    assert!(
+        message.contains("FLAIR")
+            && message.contains("a_flair.nii.gz")
+            && message.contains("b_flair.nii.gz"),
+        "{message}"
+    );
+
+    let missing = tmp.path().join("does-not-exist");
+    assert!(Study::open_folder(&missing)
+        .unwrap_err()
+        .to_string()
+        .contains("does-not-exist"));
+}
+
+#[test]
+fn a_broken_file_is_named_in_the_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("case");
+    write_case(&dir, &["c_flair.nii.gz"], None);
+    std::fs::write(dir.join("c_t2.nii.gz"), b"definitely not gzip").unwrap();
+    let message = Study::open_folder(&dir).unwrap_err().to_string();
+    assert!(message.contains("c_t2.nii.gz"), "{message}");
+}

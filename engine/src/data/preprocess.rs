@@ -13,12 +13,13 @@
 //!    clipping to percentiles of the brain voxels (default 0.5–99.5), then z-score (default) or
 //!    min–max to [0, 1]; background voxels are set to 0. A missing modality is an all-zero
 //!    channel. Non-finite voxel values count as background.
-//! 3. **Labels** become a per-voxel region bit mask (bit `r` = `Region::ALL[r]`: WT, TC, ET)
+//! 3. **Labels** (non-integer values, which `Study::open_folder` rejects, count as 0) become a
+//!    per-voxel region bit mask (bit `r` = `Region::ALL[r]`: WT, TC, ET)
 //!    under the study's label convention, plus the list of tumour voxels used to centre
 //!    foreground patches.
 
 use super::error::DataError;
-use crate::study::{Availability, LabelConvention, Region, Study, StudyError};
+use crate::study::{label_value, Availability, LabelConvention, Region, Study, StudyError};
 use crate::volume::Volume;
 
 /// How intensities of one modality are normalised over the brain voxels.
@@ -174,10 +175,12 @@ pub fn prepare(study: &Study, cfg: &PreprocessConfig) -> Result<PreparedCase, Da
             *b |= *x != 0.0 && x.is_finite();
         }
     }
-    let label_values: Option<Vec<u8>> = study
-        .labels
-        .as_ref()
-        .map(|l| l.data.iter().map(|v| label_or_zero(*v)).collect());
+    let label_values: Option<Vec<u8>> = study.labels.as_ref().map(|l| {
+        l.data
+            .iter()
+            .map(|v| label_value(*v).unwrap_or(0))
+            .collect()
+    });
     let mut bbox_mask = brain.clone();
     if let Some(labels) = &label_values {
         for (b, l) in bbox_mask.iter_mut().zip(labels) {
@@ -255,16 +258,6 @@ pub fn prepare(study: &Study, cfg: &PreprocessConfig) -> Result<PreparedCase, Da
         available: study.available(),
         convention: study.convention,
     })
-}
-
-/// The integer label of a stored value; non-integer or out-of-range values (which
-/// `Study::open_folder` already rejects) count as background.
-fn label_or_zero(v: f32) -> u8 {
-    if v.fract() == 0.0 && (0.0..=255.0).contains(&v) {
-        v as u8
-    } else {
-        0
-    }
 }
 
 /// Largest affine difference (mm) still counted as the same grid (as `Study::open_files`).

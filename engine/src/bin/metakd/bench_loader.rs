@@ -34,9 +34,10 @@ pub struct Args {
     /// Number of synthetic 240×240×155 cases when `--data` is not given.
     #[arg(long, default_value_t = 4)]
     cases: usize,
-    /// Cubic patch sides to measure, comma-separated.
+    /// Patch sizes to measure, comma-separated: a side `N` for N³, or `DxHxW`
+    /// (e.g. 80x160x160, MetaKD's crop).
     #[arg(long, value_delimiter = ',', default_value = "80,128")]
-    sizes: Vec<usize>,
+    sizes: Vec<String>,
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -108,9 +109,13 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn bench(args: &Args) -> Result<Report, String> {
-    if args.sizes.is_empty() || args.sizes.contains(&0) {
-        return Err("--sizes needs positive patch sides, e.g. 80,128".into());
-    }
+    let sizes = args
+        .sizes
+        .iter()
+        .map(|s| parse_size(s))
+        .collect::<Option<Vec<_>>>()
+        .filter(|v| !v.is_empty())
+        .ok_or("--sizes needs positive patch sizes such as 80,128 or 80x160x160")?;
     let start = Instant::now();
     let prep = PreprocessConfig::default();
     let (source, cases) = match &args.data {
@@ -155,12 +160,15 @@ fn bench(args: &Args) -> Result<Report, String> {
         (AugmentConfig::default(), "flips, scale, shift, gamma")
     };
     let mut results = Vec::new();
-    for &side in &args.sizes {
+    for &size in &sizes {
         let cfg = LoaderConfig {
             batch_size: args.batch_size,
             workers: args.workers,
             prefetch: args.workers.max(1),
-            patch: PatchConfig::cube(side),
+            patch: PatchConfig {
+                size,
+                foreground_fraction: 0.5,
+            },
             augment,
             subsets: SubsetSampler::MetaKd,
             scope: SubsetScope::Batch,
@@ -181,7 +189,7 @@ fn bench(args: &Args) -> Result<Report, String> {
         std::hint::black_box(checksum);
         let patches = (args.batches * args.batch_size as u64) as f64;
         results.push(Row {
-            patch: [side; 3],
+            patch: size,
             workers: args.workers,
             batch_size: args.batch_size,
             batches: args.batches,
@@ -199,6 +207,21 @@ fn bench(args: &Args) -> Result<Report, String> {
         threads_available: std::thread::available_parallelism().map_or(1, |n| n.get()),
         results,
     })
+}
+
+/// `N` → `[N, N, N]`; `DxHxW` → `[D, H, W]`; all sides ≥ 1.
+fn parse_size(text: &str) -> Option<[usize; 3]> {
+    let parts: Vec<usize> = text
+        .trim()
+        .split(['x', 'X', '×'])
+        .map(|p| p.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    let size = match parts.as_slice() {
+        [n] => [*n; 3],
+        [d, h, w] => [*d, *h, *w],
+        _ => return None,
+    };
+    (!size.contains(&0)).then_some(size)
 }
 
 fn next(loader: &mut Loader, checksum: &mut f64) -> Result<(), String> {

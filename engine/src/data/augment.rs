@@ -720,6 +720,34 @@ mod tests {
         assert!(r.image[(5 * 8 + 4) * 8 + 4] > 0.0);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+        /// Rotated cuts never index outside the case, whatever the shapes (including cases
+        /// smaller than the patch and patches hanging off the case), and equal plain cuts at 0°.
+        #[test]
+        fn rotated_cuts_stay_in_bounds(
+            shape in proptest::array::uniform3(1usize..14),
+            size in proptest::array::uniform3(1usize..18),
+            origin in proptest::array::uniform3(-20isize..20),
+            axis in 0usize..3,
+            degrees in -180.0f64..180.0,
+        ) {
+            let case = synthetic_case(shape, Some(([0, 0, 0], shape.map(|s| s / 2))));
+            let spec = PatchSpec { origin, fg_voxel: None };
+            let r = extract_rotated(&case, size, spec, Rotation { axis, radians: degrees.to_radians() });
+            let pn: usize = size.iter().product();
+            proptest::prop_assert_eq!(r.image.len(), 4 * pn);
+            proptest::prop_assert!(r.image.iter().all(|v| v.is_finite() && *v >= 0.0));
+            proptest::prop_assert!(r.target.iter().all(|v| *v <= 1));
+            let zero = extract_rotated(&case, size, spec, Rotation { axis, radians: 0.0 });
+            let plain = extract(&case, size, spec);
+            proptest::prop_assert_eq!(&zero.target, &plain.target);
+            for (x, y) in zero.image.iter().zip(&plain.image) {
+                proptest::prop_assert!((x - y).abs() <= 1e-3 * y.abs().max(1.0));
+            }
+        }
+    }
+
     #[test]
     fn gamma_retains_mean_and_std_of_the_brain() {
         let mut ch: Vec<f32> = (0..1000)

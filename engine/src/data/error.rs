@@ -44,20 +44,9 @@ pub enum DataError {
         #[source]
         source: StudyError,
     },
-    #[error("case {case} ({dir}): no {missing} file; training needs {needed}. Add the file or choose a training set-up that does not need it")]
-    MissingModality {
-        case: String,
-        dir: PathBuf,
-        missing: String,
-        needed: String,
-    },
-    #[error(
-        "case {case} ({dir}): no label map (<case>_seg.nii.gz); training needs ground-truth labels"
-    )]
-    MissingLabels { case: String, dir: PathBuf },
     #[error("case {case}: {reason}")]
     BadCase { case: String, reason: String },
-    #[error("{0}")]
+    #[error("{0}\nFix or remove the cases above, or choose to skip bad cases")]
     BadCases(DatasetReport),
     #[error("invalid {what}: {reason}")]
     Config { what: &'static str, reason: String },

@@ -12,6 +12,8 @@ pub struct Args {
 
 #[derive(Subcommand)]
 pub enum What {
+    /// Time and peak memory of opening a four-modality study, next to nibabel on the same files.
+    Load(crate::bench_load::Args),
     /// Patches per second of the training batch loader (preprocessed cases in memory,
     /// augmentation on, worker threads).
     Loader(crate::bench_loader::Args),
@@ -19,6 +21,7 @@ pub enum What {
 
 pub fn run(args: Args) -> ExitCode {
     match args.what {
+        What::Load(a) => crate::bench_load::run(a),
         What::Loader(a) => crate::bench_loader::run(a),
     }
 }

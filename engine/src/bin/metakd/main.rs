@@ -1,6 +1,9 @@
 //! `metakd`: the command-line tool of the MetaKD engine. Each subcommand lives in its own module
 //! and returns an exit status; errors are printed as one line naming the file and the problem.
 
+mod bench;
+mod bench_load;
+mod bench_loader;
 mod info;
 mod montage;
 mod phantom;
@@ -23,6 +26,8 @@ struct Cli {
 enum Command {
     /// Describe a NIfTI file or a BraTS case folder (shape, geometry, statistics, labels).
     Info(info::Args),
+    /// Measure the throughput of engine parts (data loader, …).
+    Bench(bench::Args),
     /// Generate synthetic BraTS-like cases (FLAIR, T1, T1ce, T2, labels) and a cases.csv split.
     Phantom(phantom::Args),
     /// Render a case's four modalities and labels in three planes to a PNG.
@@ -33,6 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Info(args) => info::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Phantom(args) => phantom::run(args),
         Command::Montage(args) => montage::run(args),
     }

@@ -1,0 +1,14 @@
+//! The MetaKD desktop viewer as a library, so that the binary, the headless screenshot and the
+//! UI tests all drive the same code.
+//!
+//! * [`viewer`]: the application (menus, panels, keys, view area).
+//! * [`slice_view`]: one slice view (composition, crosshair, mouse input).
+//! * [`state`]: plain view state; [`loading`]: background study opening;
+//!   [`recent`]: recent studies; [`screenshot`]: headless rendering to PNG.
+
+pub mod loading;
+pub mod recent;
+pub mod screenshot;
+pub mod slice_view;
+pub mod state;
+pub mod viewer;

@@ -1,0 +1,567 @@
+//! The viewer application: menus, side panel, status bar and the view area, wired to the
+//! study loader. It renders state and delegates: slices to `slice_view`, loading to `loading`.
+
+use crate::loading::{LoadJob, StudySource};
+use crate::recent::RecentStudies;
+use crate::slice_view::{self, SliceCache, Slot};
+use crate::state::{Layout, OpenStudy, TumourClass, ViewState};
+use egui::{Key, Modifiers, Rect, Vec2};
+use engine::study::{Modality, Region, StudyFiles};
+use engine::volume::Plane;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
+
+pub struct Viewer {
+    pub open: Option<OpenStudy>,
+    pub view: Option<ViewState>,
+    loading: Option<LoadJob>,
+    /// Error messages waiting to be acknowledged in the error dialog.
+    pub errors: Vec<String>,
+    /// One-line feedback shown in the status bar (saved files and the like).
+    pub notice: Option<String>,
+    /// The plane that receives keyboard slice stepping.
+    pub focus: Plane,
+    caches: HashMap<(Plane, Modality), SliceCache>,
+    /// Bumped whenever the open study changes, so cached textures are rebuilt.
+    generation: u64,
+    recent: RecentStudies,
+    /// Where to save a screenshot once the renderer delivers it.
+    /// Where to save a screenshot, and the channel the renderer delivers it on.
+    pending_screenshot: Option<(PathBuf, Receiver<Arc<egui::ColorImage>>)>,
+}
+
+impl Viewer {
+    pub fn new(recent: RecentStudies) -> Viewer {
+        Viewer {
+            open: None,
+            view: None,
+            loading: None,
+            errors: Vec::new(),
+            notice: None,
+            focus: Plane::Axial,
+            caches: HashMap::new(),
+            generation: 0,
+            recent,
+            pending_screenshot: None,
+        }
+    }
+
+    /// Starts opening a study in the background; what is open stays until it succeeds.
+    pub fn start_loading(&mut self, source: StudySource, ctx: &egui::Context) {
+        self.loading = Some(LoadJob::spawn(source, ctx.clone()));
+    }
+
+    /// Opens a study on the calling thread (screenshots, tests).
+    pub fn open_now(&mut self, source: &StudySource) {
+        match source.open() {
+            Ok(open) => self.install(open, source),
+            Err(e) => self.errors.push(e),
+        }
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    /// Shows an already prepared study (replacing the open one).
+    pub fn show_study(&mut self, open: OpenStudy) {
+        self.view = Some(ViewState::for_study(&open));
+        self.open = Some(open);
+        self.caches.clear();
+        self.generation += 1;
+    }
+
+    fn install(&mut self, open: OpenStudy, source: &StudySource) {
+        self.show_study(open);
+        if let StudySource::Folder(dir) = source {
+            if let Err(e) = self.recent.remember(dir) {
+                self.notice = Some(e);
+            }
+        }
+    }
+
+    /// Closes the study and frees its memory.
+    pub fn close_study(&mut self) {
+        self.open = None;
+        self.view = None;
+        self.caches.clear();
+        self.generation += 1;
+    }
+
+    fn poll_loading(&mut self) {
+        let Some(job) = &self.loading else { return };
+        if let Some(result) = job.poll() {
+            let source = job.source.clone();
+            self.loading = None;
+            match result {
+                Ok(open) => self.install(open, &source),
+                Err(e) => self.errors.push(e),
+            }
+        }
+    }
+
+    /// The whole user interface, drawn into `ui` (the window's root).
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.poll_loading();
+        self.handle_dropped_files(ui.ctx());
+        self.handle_keys(ui.ctx());
+        self.handle_screenshot_event();
+
+        egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        if self.open.is_some() {
+            egui::Panel::left("side")
+                .default_size(250.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| self.side_panel(ui));
+                });
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.view_area(ui));
+        self.error_dialog(ui.ctx());
+    }
+
+    fn menu_bar(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open study folder…").clicked() {
+                    if let Some(dir) = rfd::FileDialog::new()
+                        .set_title("Open a BraTS case folder")
+                        .pick_folder()
+                    {
+                        self.start_loading(StudySource::Folder(dir), ui.ctx());
+                    }
+                }
+                if ui.button("Open files…").clicked() {
+                    if let Some(files) = rfd::FileDialog::new()
+                        .add_filter("NIfTI", &["nii", "gz"])
+                        .pick_files()
+                    {
+                        self.start_loading(StudySource::Files(files_by_name(&files)), ui.ctx());
+                    }
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if self.recent.folders.is_empty() {
+                        ui.label("No recent studies");
+                    }
+                    for folder in self.recent.folders.clone() {
+                        if ui.button(folder.display().to_string()).clicked() {
+                            self.start_loading(StudySource::Folder(folder), ui.ctx());
+                        }
+                    }
+                });
+                ui.separator();
+                if ui
+                    .add_enabled(self.open.is_some(), egui::Button::new("Save screenshot…"))
+                    .clicked()
+                {
+                    if let Some(path) = rfd::FileDialog::new()
+                        .set_file_name("views.png")
+                        .save_file()
+                    {
+                        let (sender, receiver) = channel();
+                        self.pending_screenshot = Some((path, receiver));
+                        let ctx = ui.ctx().clone();
+                        let callback = egui::ScreenshotCallback::new(move |image| {
+                            // The receiver is gone only if the viewer closed meanwhile.
+                            let _ = sender.send(image);
+                            ctx.request_repaint();
+                        });
+                        ui.ctx()
+                            .send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
+                    }
+                }
+                if ui
+                    .add_enabled(self.open.is_some(), egui::Button::new("Close study"))
+                    .clicked()
+                {
+                    self.close_study();
+                }
+                if ui.button("Quit").clicked() {
+                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("View", |ui| {
+                let Some(view) = &mut self.view else {
+                    ui.label("Open a study first");
+                    return;
+                };
+                ui.radio_value(&mut view.layout, Layout::ThreePlanes, "Three planes");
+                for plane in Plane::ALL {
+                    ui.radio_value(
+                        &mut view.layout,
+                        Layout::Single(plane),
+                        format!("{} only", plane.name()),
+                    );
+                }
+                ui.radio_value(
+                    &mut view.layout,
+                    Layout::ModalityGrid(self.focus),
+                    "All four modalities (2×2)",
+                );
+                ui.separator();
+                ui.checkbox(
+                    &mut view.radiological,
+                    "Radiological (patient right on screen left)",
+                );
+                if ui.button("Reset zoom and pan").clicked() {
+                    view.zoom = [1.0; 3];
+                    view.pan = [Vec2::ZERO; 3];
+                }
+            });
+            if self.loading.is_some() {
+                ui.spinner();
+                ui.label("Opening study…");
+            }
+        });
+    }
+
+    fn side_panel(&mut self, ui: &mut egui::Ui) {
+        let (Some(open), Some(view)) = (&self.open, &mut self.view) else {
+            return;
+        };
+        ui.heading(&open.study.name);
+        ui.label(format!(
+            "Labels: {}",
+            open.study.labels.as_ref().map_or("none".into(), |_| open
+                .study
+                .convention
+                .name()
+                .to_string())
+        ));
+        ui.separator();
+        ui.strong("Modalities");
+        for m in Modality::ALL {
+            let volume = open.study.modality(m);
+            ui.horizontal(|ui| {
+                ui.add_enabled_ui(volume.is_some(), |ui| {
+                    let mut used = !view.dropped[m.index()];
+                    if ui
+                        .checkbox(&mut used, "")
+                        .on_hover_text("Use this modality when segmenting (uncheck to drop it)")
+                        .changed()
+                    {
+                        view.dropped[m.index()] = !used;
+                    }
+                    if ui.selectable_label(view.displayed == m, m.name()).clicked() {
+                        view.displayed = m;
+                    }
+                });
+                let file = volume
+                    .and_then(|v| v.source.as_ref())
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned());
+                ui.weak(file.unwrap_or_else(|| "missing".into()));
+            });
+        }
+        if ui.button("Show all four (2×2)").clicked() {
+            view.layout = Layout::ModalityGrid(self.focus);
+        }
+        if let Some(window) = view.window[view.displayed.index()] {
+            ui.horizontal(|ui| {
+                ui.label(format!("Window {:.1} – {:.1}", window.low, window.high));
+                if ui
+                    .button("Auto")
+                    .on_hover_text("0.5–99.5 percentile (Ctrl+J)")
+                    .clicked()
+                {
+                    view.window[view.displayed.index()] = open.auto_window[view.displayed.index()];
+                }
+            });
+        }
+        if open.labels.is_none() {
+            return;
+        }
+        ui.separator();
+        ui.strong("Tumour overlay");
+        ui.checkbox(&mut view.overlay.visible, "Show (S)");
+        ui.add(egui::Slider::new(&mut view.overlay.opacity, 0.0..=1.0).text("Opacity (A/D)"));
+        ui.checkbox(&mut view.overlay.outline, "Outline only (O)");
+        egui::Grid::new("legend").num_columns(2).show(ui, |ui| {
+            for class in TumourClass::ALL {
+                let [r, g, b] = class.rgb();
+                let name =
+                    egui::RichText::new(class.name()).color(egui::Color32::from_rgb(r, g, b));
+                ui.checkbox(&mut view.overlay.class_visible[class.index()], name);
+                ui.label(format!(
+                    "{:.2} mL",
+                    open.class_counts[class.index()] as f64 * open.voxel_ml
+                ));
+                ui.end_row();
+            }
+            for (i, region) in Region::ALL.into_iter().enumerate() {
+                let ml = open.region_counts[i] as f64 * open.voxel_ml;
+                ui.label(region_name(region));
+                ui.label(format!("{ml:.2} mL"));
+                ui.end_row();
+            }
+        });
+    }
+
+    fn status_bar(&self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let (Some(open), Some(view)) = (&self.open, &self.view) else {
+                ui.label(self.notice.as_deref().unwrap_or(
+                    "No study open: File ▸ Open study folder…, or drop a case folder here",
+                ));
+                return;
+            };
+            let ras = view.hover.unwrap_or(view.cursor);
+            let disk = open.orientation.to_disk(ras);
+            let reference = open.study.reference();
+            let world = reference.voxel_to_world(disk.map(|i| i as f64));
+            let mut text = format!(
+                "voxel ({}, {}, {})  world ({:.1}, {:.1}, {:.1}) mm",
+                disk[0], disk[1], disk[2], world[0], world[1], world[2]
+            );
+            for m in Modality::ALL {
+                if let Some(v) = open.study.modality(m).and_then(|v| v.value(disk, 0)) {
+                    text.push_str(&format!("  {} {:.1}", m.name(), v));
+                }
+            }
+            if let (Some(labels), Some(index)) = (&open.labels, reference.index(disk)) {
+                let value = labels[index];
+                let class = TumourClass::of_label(value, open.study.convention)
+                    .map_or("background", |c| c.name());
+                text.push_str(&format!("  label {value} ({class})"));
+            }
+            ui.monospace(text);
+            if let Some(notice) = &self.notice {
+                ui.separator();
+                ui.label(notice);
+            }
+        });
+    }
+
+    fn view_area(&mut self, ui: &mut egui::Ui) {
+        let rect = ui.available_rect_before_wrap();
+        let (Some(open), Some(view)) = (&self.open, &mut self.view) else {
+            ui.centered_and_justified(|ui| {
+                ui.label(if self.loading.is_some() {
+                    "Opening study…"
+                } else {
+                    "Open a study to begin"
+                });
+            });
+            return;
+        };
+        view.hover = None;
+        let slots = layout_slots(rect, view.layout, view.displayed);
+        for slot in slots {
+            let cache = self.caches.entry((slot.plane, slot.modality)).or_default();
+            let response = slice_view::show(ui, slot, cache, open, view, self.generation);
+            let plane = slot.plane;
+            if response.hovered {
+                self.focus = plane;
+            }
+            if response.toggle_maximise {
+                view.layout = match view.layout {
+                    Layout::ThreePlanes => Layout::Single(plane),
+                    _ => Layout::ThreePlanes,
+                };
+            }
+        }
+    }
+
+    fn handle_keys(&mut self, ctx: &egui::Context) {
+        let (Some(open), Some(view)) = (&self.open, &mut self.view) else {
+            return;
+        };
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let focus = match view.layout {
+            Layout::Single(p) | Layout::ModalityGrid(p) => p,
+            Layout::ThreePlanes => self.focus,
+        };
+        ctx.input_mut(|input| {
+            let step = if input.modifiers.shift { 5 } else { 1 };
+            for (key, direction) in [
+                (Key::PageUp, 1),
+                (Key::ArrowUp, 1),
+                (Key::PageDown, -1),
+                (Key::ArrowDown, -1),
+            ] {
+                for modifiers in [Modifiers::NONE, Modifiers::SHIFT] {
+                    if input.consume_key(modifiers, key) {
+                        view.step_slice(focus, direction * step, &open.orientation);
+                    }
+                }
+            }
+            if input.consume_key(Modifiers::NONE, Key::A) {
+                view.overlay.opacity = (view.overlay.opacity - 0.1).max(0.0);
+            }
+            if input.consume_key(Modifiers::NONE, Key::D) {
+                view.overlay.opacity = (view.overlay.opacity + 0.1).min(1.0);
+            }
+            if input.consume_key(Modifiers::NONE, Key::S) {
+                view.overlay.visible = !view.overlay.visible;
+            }
+            if input.consume_key(Modifiers::NONE, Key::O) {
+                view.overlay.outline = !view.overlay.outline;
+            }
+            if input.consume_key(Modifiers::COMMAND, Key::J) {
+                view.window[view.displayed.index()] = open.auto_window[view.displayed.index()];
+            }
+            for (key, plane) in [
+                (Key::Num1, Plane::Axial),
+                (Key::Num2, Plane::Coronal),
+                (Key::Num3, Plane::Sagittal),
+            ] {
+                if input.consume_key(Modifiers::NONE, key) {
+                    view.layout = if view.layout == Layout::Single(plane) {
+                        Layout::ThreePlanes
+                    } else {
+                        Layout::Single(plane)
+                    };
+                }
+            }
+            if input.consume_key(Modifiers::NONE, Key::Num4) {
+                view.layout = if view.layout == Layout::ModalityGrid(focus) {
+                    Layout::ThreePlanes
+                } else {
+                    Layout::ModalityGrid(focus)
+                };
+            }
+        });
+    }
+
+    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        if dropped.is_empty() {
+            return;
+        }
+        let source = match dropped.as_slice() {
+            [one] if one.is_dir() => StudySource::Folder(one.clone()),
+            files => StudySource::Files(files_by_name(files)),
+        };
+        self.start_loading(source, ctx);
+    }
+
+    fn handle_screenshot_event(&mut self) {
+        let Some((path, receiver)) = &self.pending_screenshot else {
+            return;
+        };
+        let Ok(image) = receiver.try_recv() else {
+            return;
+        };
+        let path = path.clone();
+        self.pending_screenshot = None;
+        match save_png(&image, &path) {
+            Ok(()) => self.notice = Some(format!("Saved {}", path.display())),
+            Err(e) => self.errors.push(format!(
+                "{}: cannot save the screenshot: {e}",
+                path.display()
+            )),
+        }
+    }
+
+    fn error_dialog(&mut self, ctx: &egui::Context) {
+        let Some(message) = self.errors.first().cloned() else {
+            return;
+        };
+        let modal = egui::Modal::new(egui::Id::unique("error-dialog")).show(ctx, |ui| {
+            ui.set_max_width(520.0);
+            ui.heading("Could not complete that");
+            ui.label(&message);
+            ui.label(if self.open.is_some() {
+                "What was open before is still open."
+            } else {
+                ""
+            });
+            ui.button("OK").clicked()
+        });
+        if modal.inner || modal.should_close() {
+            self.errors.remove(0);
+        }
+    }
+}
+
+/// Where each view goes in `rect` for a layout.
+fn layout_slots(rect: Rect, layout: Layout, displayed: Modality) -> Vec<Slot> {
+    match layout {
+        Layout::ThreePlanes => {
+            let size = Vec2::new(rect.width() / 3.0, rect.height());
+            Plane::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, plane)| Slot {
+                    rect: Rect::from_min_size(rect.min + Vec2::new(size.x * i as f32, 0.0), size)
+                        .shrink(1.0),
+                    plane: *plane,
+                    modality: displayed,
+                })
+                .collect()
+        }
+        Layout::Single(plane) => vec![Slot {
+            rect,
+            plane,
+            modality: displayed,
+        }],
+        Layout::ModalityGrid(plane) => {
+            let size = rect.size() / 2.0;
+            Modality::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, modality)| {
+                    let offset = Vec2::new((i % 2) as f32 * size.x, (i / 2) as f32 * size.y);
+                    Slot {
+                        rect: Rect::from_min_size(rect.min + offset, size).shrink(1.0),
+                        plane,
+                        modality: *modality,
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// Writes an egui image as PNG.
+pub fn save_png(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), String> {
+    let [w, h] = image.size;
+    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    let rgba = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
+        .ok_or("the renderer returned an image of the wrong size")?;
+    rgba.save(path).map_err(|e| e.to_string())
+}
+
+/// Assigns files to roles by their BraTS-style names; unrecognised files become an error when
+/// opened (no role), so the user sees which file was not understood.
+pub fn files_by_name(files: &[PathBuf]) -> StudyFiles {
+    let mut study = StudyFiles {
+        name: "files".into(),
+        ..StudyFiles::default()
+    };
+    for file in files {
+        match engine::study::role_from_file_name(file) {
+            Some(Some(m)) => study.modalities[m.index()] = Some(file.clone()),
+            Some(None) => study.labels = Some(file.clone()),
+            None => {}
+        }
+        if let Some(name) = file.file_name() {
+            study.name = name.to_string_lossy().into_owned();
+        }
+    }
+    study
+}
+
+fn region_name(region: Region) -> &'static str {
+    match region {
+        Region::WT => "Whole tumour (WT)",
+        Region::TC => "Tumour core (TC)",
+        Region::ET => "Enhancing tumour (ET)",
+    }
+}
+
+impl eframe::App for Viewer {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        Viewer::ui(self, ui);
+    }
+}

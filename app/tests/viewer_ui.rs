@@ -1,0 +1,156 @@
+//! UI tests of the viewer with egui_kittest: a small synthetic study is shown, and keys and
+//! widgets are used as a person would; state is checked after each step and the rendered
+//! frame is compared against a stored snapshot.
+
+use egui::Key;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use engine::study::{LabelConvention, Study};
+use engine::volume::{Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume};
+use metakd_viewer::recent::RecentStudies;
+use metakd_viewer::state::{Layout, OpenStudy};
+use metakd_viewer::viewer::Viewer;
+
+const SHAPE: [usize; 3] = [40, 48, 32];
+
+fn volume(data: Vec<f32>, datatype: DataType) -> Volume {
+    // LPS storage, as BraTS files are.
+    let affine = Affine([
+        [-1.0, 0.0, 0.0, 20.0],
+        [0.0, -1.0, 0.0, 24.0],
+        [0.0, 0.0, 1.0, -16.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ]);
+    Volume {
+        source: None,
+        shape: SHAPE,
+        frames: 1,
+        data,
+        datatype,
+        version: NiftiVersion::Nifti1,
+        scl_slope: 1.0,
+        scl_inter: 0.0,
+        spatial: SpatialHeader::from_affine(&affine),
+        affine,
+        affine_source: AffineSource::Sform,
+    }
+}
+
+/// A ball-shaped "head" with a labelled lesion, and a different contrast per modality.
+fn synthetic_study() -> Study {
+    let [nx, ny, nz] = SHAPE;
+    let centre = [nx as f32 / 2.0, ny as f32 / 2.0, nz as f32 / 2.0];
+    let mut modalities = [0; 4].map(|_| Vec::with_capacity(nx * ny * nz));
+    let mut labels = Vec::with_capacity(nx * ny * nz);
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                let d = |c: [f32; 3]| {
+                    ((i as f32 - c[0]).powi(2)
+                        + (j as f32 - c[1]).powi(2)
+                        + (k as f32 - c[2]).powi(2))
+                    .sqrt()
+                };
+                let head = d(centre) < 15.0;
+                let lesion_d = d([centre[0] + 5.0, centre[1], centre[2]]);
+                let label = if lesion_d < 2.0 {
+                    1.0
+                } else if lesion_d < 3.5 {
+                    4.0
+                } else if lesion_d < 6.0 {
+                    2.0
+                } else {
+                    0.0
+                };
+                for (m, data) in modalities.iter_mut().enumerate() {
+                    data.push(if head {
+                        100.0 + 50.0 * m as f32 + 20.0 * label
+                    } else {
+                        0.0
+                    });
+                }
+                labels.push(label);
+            }
+        }
+    }
+    let [flair, t1, t1ce, t2] = modalities.map(|d| Some(volume(d, DataType::I16)));
+    Study {
+        name: "Synthetic_001".into(),
+        modalities: [flair, t1, t1ce, t2],
+        labels: Some(volume(labels, DataType::U8)),
+        convention: LabelConvention::Brats2021,
+    }
+}
+
+fn harness() -> Harness<'static, Viewer> {
+    let mut viewer = Viewer::new(RecentStudies::default());
+    viewer.show_study(OpenStudy::new(synthetic_study()));
+    let mut harness = Harness::builder()
+        .with_size(egui::Vec2::new(1200.0, 800.0))
+        .wgpu()
+        .build_ui_state(|ui, viewer: &mut Viewer| viewer.ui(ui), viewer);
+    harness.run_steps(2);
+    harness
+}
+
+fn cursor(h: &Harness<'_, Viewer>) -> [usize; 3] {
+    h.state().view.as_ref().expect("a study is open").cursor
+}
+
+#[test]
+fn opens_on_the_tumour_and_steps_slices_with_keys() {
+    let mut h = harness();
+    let start = cursor(&h);
+    // The crosshair starts at the lesion's centre of mass (not the volume centre).
+    let open = h.state().open.as_ref().unwrap();
+    let disk = open.orientation.to_disk(start);
+    assert!(open.labels.as_ref().unwrap()[disk[0] + SHAPE[0] * (disk[1] + SHAPE[1] * disk[2])] > 0);
+
+    // Keys step the axial slice (the focused view at start): PgUp +1, ↓ -1, Shift+PgUp +5.
+    h.key_press(Key::PageUp);
+    h.run_steps(1);
+    assert_eq!(cursor(&h)[2], start[2] + 1);
+    h.key_press(Key::ArrowDown);
+    h.run_steps(1);
+    assert_eq!(cursor(&h)[2], start[2]);
+    h.key_press_modifiers(egui::Modifiers::SHIFT, Key::PageUp);
+    h.run_steps(1);
+    assert_eq!(cursor(&h)[2], start[2] + 5);
+}
+
+#[test]
+fn overlay_keys_and_layouts() {
+    let mut h = harness();
+    h.key_press(Key::S);
+    h.run_steps(1);
+    assert!(!h.state().view.as_ref().unwrap().overlay.visible);
+    h.key_press(Key::A);
+    h.run_steps(1);
+    assert!((h.state().view.as_ref().unwrap().overlay.opacity - 0.4).abs() < 1e-6);
+    h.key_press(Key::O);
+    h.key_press(Key::Num2);
+    h.run_steps(1);
+    let view = h.state().view.as_ref().unwrap();
+    assert!(view.overlay.outline);
+    assert_eq!(view.layout, Layout::Single(engine::volume::Plane::Coronal));
+}
+
+#[test]
+fn dropping_a_modality_in_the_panel_and_choosing_the_display() {
+    let mut h = harness();
+    h.get_by_label("T2").click();
+    h.run_steps(1);
+    assert_eq!(
+        h.state().view.as_ref().unwrap().displayed,
+        engine::study::Modality::T2
+    );
+    // The legend lists the classes with volumes: lesion voxels exist, so ET is non-zero.
+    h.get_by_label("Enhancing (ET)");
+}
+
+#[test]
+fn three_plane_view_snapshot() {
+    let mut h = harness();
+    h.run_steps(1);
+    h.snapshot("three_planes_synthetic");
+}

@@ -1,8 +1,9 @@
 //! The synthetic phantom: determinism, label conventions and nesting, and the tissue and tumour
 //! contrasts each modality is meant to carry (measured on generated `small` cases).
 
+use engine::data::cases::CaseList;
 use engine::data::phantom::{
-    assign_splits, case_name, cases_csv, generate_case, tissue_label, write_dataset, PhantomCase,
+    assign_splits, case_name, generate_case, tissue_label, write_dataset, PhantomCase,
     PhantomConfig, PhantomSize, Split, WrittenCase,
 };
 use engine::study::{LabelConvention, Modality, Study};
@@ -263,18 +264,14 @@ fn anatomy_is_brain_sized() {
 }
 
 #[test]
-fn cases_csv_lists_every_case_with_its_split() {
-    let names: Vec<String> = (0..20).map(case_name).collect();
+fn splits_are_seeded_70_15_15() {
     let splits = assign_splits(20, 5);
-    let text = cases_csv(&names, &splits);
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("case,split"));
-    let rows: Vec<&str> = lines.collect();
-    assert_eq!(rows.len(), 20);
-    assert!(rows[0].starts_with("Phantom_00001,"));
     let count = |s: Split| splits.iter().filter(|x| **x == s).count();
     assert_eq!((count(Split::Val), count(Split::Test)), (3, 3));
     assert_eq!(assign_splits(20, 5), splits);
+    let small = assign_splits(3, 5);
+    assert_eq!(small.iter().filter(|x| **x == Split::Train).count(), 1);
+    assert_eq!(case_name(0), "Phantom_00001");
 }
 
 /// Every file of a written data set, as (relative path, bytes), sorted.
@@ -337,11 +334,19 @@ fn written_files_are_byte_identical_per_seed_and_read_back() {
         }
     }
 
-    // The engine reads a case back exactly: int16 MRI, uint8 labels, LPS geometry.
+    // The data pipeline reads the case list back with the splits written.
     let csv = std::fs::read_to_string(a.join("cases.csv")).expect("cases.csv");
-    assert_eq!(csv.lines().count(), 4);
+    assert_eq!(csv.lines().next(), Some("case,split"));
+    let (list, problems) = CaseList::open(&a).expect("cases.csv parses");
+    assert!(problems.is_empty());
+    assert_eq!(list.cases.len(), 3);
+    // The engine reads a case back exactly: int16 MRI, uint8 labels, LPS geometry.
     for (index, info) in written.iter().enumerate() {
-        assert!(csv.contains(&format!("{},{}", info.name, info.split.name())));
+        let entry = &list.cases[index];
+        assert_eq!(
+            (&entry.name, entry.dir.as_path(), entry.split),
+            (&info.name, info.dir.as_path(), info.split)
+        );
         let study = Study::open_folder(&info.dir).expect("the case opens");
         let case = &cases()[index];
         assert_eq!(study.name, case.name);

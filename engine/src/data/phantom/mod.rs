@@ -18,6 +18,8 @@ pub mod noise;
 pub mod physics;
 pub mod tumour;
 
+pub use crate::data::cases::Split;
+use crate::data::cases::{CaseEntry, CaseList, CASES_CSV};
 use crate::study::{LabelConvention, Modality, Study};
 use crate::volume::{
     write_i16, write_labels, Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume,
@@ -470,26 +472,9 @@ fn dominant_tissue(f: &[f32; TISSUE_CLASSES]) -> u8 {
         .map_or(tissue_label::OTHER, |(_, l)| *l)
 }
 
-/// Which part of a data set a case belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Split {
-    Train,
-    Val,
-    Test,
-}
-
-impl Split {
-    pub fn name(self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Val => "val",
-            Split::Test => "test",
-        }
-    }
-}
-
 /// A deterministic 70/15/15 split of `n` cases drawn from `seed`: at least one validation and
-/// one test case when `n ≥ 3`; with two cases one is for validation; one case trains.
+/// one test case when `n ≥ 3` (unlike plain rounding, which leaves small sets without either);
+/// with two cases one is for validation; one case trains.
 pub fn assign_splits(n: usize, seed: u64) -> Vec<Split> {
     let held_out = match n {
         0 | 1 => 0,
@@ -510,18 +495,6 @@ pub fn assign_splits(n: usize, seed: u64) -> Vec<Split> {
         }
     }
     splits
-}
-
-/// The `cases.csv` text: a `case,split` header and one row per case.
-pub fn cases_csv(names: &[String], splits: &[Split]) -> String {
-    let mut text = String::from("case,split\n");
-    for (name, split) in names.iter().zip(splits) {
-        text.push_str(name);
-        text.push(',');
-        text.push_str(split.name());
-        text.push('\n');
-    }
-    text
 }
 
 /// Summary of one written case.
@@ -563,9 +536,19 @@ pub fn write_dataset(
             Ok(info)
         })
         .collect::<Result<Vec<_>, PhantomError>>()?;
-    let names: Vec<String> = written.iter().map(|c| c.name.clone()).collect();
-    let csv_path = out.join("cases.csv");
-    std::fs::write(&csv_path, cases_csv(&names, &splits)).map_err(|source| PhantomError::Io {
+    let list = CaseList {
+        root: out.to_path_buf(),
+        cases: written
+            .iter()
+            .map(|c| CaseEntry {
+                name: c.name.clone(),
+                dir: c.dir.clone(),
+                split: c.split,
+            })
+            .collect(),
+    };
+    let csv_path = out.join(CASES_CSV);
+    std::fs::write(&csv_path, list.to_csv()).map_err(|source| PhantomError::Io {
         path: csv_path,
         source,
     })?;

@@ -2,6 +2,7 @@
 //! with `--screenshot out.png` it renders the views without opening a window.
 
 use clap::Parser;
+use metakd_viewer::assign::{FileAssignment, Role};
 use metakd_viewer::loading::StudySource;
 use metakd_viewer::{recent, screenshot, viewer};
 use std::path::{Path, PathBuf};
@@ -34,11 +35,27 @@ fn sample_study() -> Option<PathBuf> {
     cases.into_iter().next()
 }
 
-fn source_from_args(study: &[PathBuf]) -> Option<StudySource> {
+/// The study named on the command line (files get their roles from their BraTS-style names).
+fn source_from_args(study: &[PathBuf]) -> Result<StudySource, String> {
     match study {
-        [] => sample_study().map(StudySource::Folder),
-        [one] if one.is_dir() => Some(StudySource::Folder(one.clone())),
-        files => Some(StudySource::Files(viewer::files_by_name(files))),
+        [] => sample_study().map(StudySource::Folder).ok_or_else(|| {
+            "no study given and no sample study found under assets/sample/".to_string()
+        }),
+        [one] if one.is_dir() => Ok(StudySource::Folder(one.clone())),
+        files => {
+            let assignment = FileAssignment::new(files);
+            if let Some((path, _)) = assignment
+                .files
+                .iter()
+                .find(|(_, role)| *role == Role::Ignore)
+            {
+                return Err(format!(
+                    "{}: cannot tell which sequence this is from its name; use BraTS names (_flair, _t1, _t1ce, _t2, _seg) or File > Open files in the viewer",
+                    path.display()
+                ));
+            }
+            assignment.to_study_files().map(StudySource::Files)
+        }
     }
 }
 
@@ -46,11 +63,8 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let source = source_from_args(&args.study);
     if let Some(out) = &args.screenshot {
-        let Some(source) = source else {
-            eprintln!("no study given and no sample study found under assets/sample/");
-            return ExitCode::from(2);
-        };
-        return match screenshot::render_to_png(&source, out) {
+        let rendered = source.and_then(|source| screenshot::render_to_png(&source, out));
+        return match rendered {
             Ok(()) => {
                 println!("wrote {}", out.display());
                 ExitCode::SUCCESS
@@ -73,8 +87,10 @@ fn main() -> ExitCode {
         options,
         Box::new(move |cc| {
             let mut viewer = viewer::Viewer::new(recent::RecentStudies::load_default());
-            if let Some(source) = source {
-                viewer.start_loading(source, &cc.egui_ctx);
+            // A bad command line still opens the window, with the problem in the error dialog.
+            match source {
+                Ok(source) => viewer.start_loading(source, &cc.egui_ctx),
+                Err(problem) => viewer.errors.push(problem),
             }
             Ok(Box::new(viewer))
         }),

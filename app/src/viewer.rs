@@ -1,12 +1,13 @@
 //! The viewer application: menus, side panel, status bar and the view area, wired to the
 //! study loader. It renders state and delegates: slices to `slice_view`, loading to `loading`.
 
+use crate::assign::{Decision, FileAssignment};
 use crate::loading::{LoadJob, StudySource};
 use crate::recent::RecentStudies;
 use crate::slice_view::{self, SliceCache, Slot};
 use crate::state::{Layout, OpenStudy, TumourClass, ViewState};
 use egui::{Key, Modifiers, Rect, Vec2};
-use engine::study::{Modality, Region, StudyFiles};
+use engine::study::{Modality, Region};
 use engine::volume::Plane;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +29,8 @@ pub struct Viewer {
     generation: u64,
     recent: RecentStudies,
     /// Where to save a screenshot once the renderer delivers it.
+    /// Files picked or dropped, waiting for their roles to be confirmed.
+    pub assigning: Option<FileAssignment>,
     /// Where to save a screenshot, and the channel the renderer delivers it on.
     pending_screenshot: Option<(PathBuf, Receiver<Arc<egui::ColorImage>>)>,
 }
@@ -45,6 +48,7 @@ impl Viewer {
             generation: 0,
             recent,
             pending_screenshot: None,
+            assigning: None,
         }
     }
 
@@ -119,7 +123,22 @@ impl Viewer {
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| self.view_area(ui));
+        self.assignment_dialog(ui.ctx());
         self.error_dialog(ui.ctx());
+    }
+
+    fn assignment_dialog(&mut self, ctx: &egui::Context) {
+        let Some(assignment) = &mut self.assigning else {
+            return;
+        };
+        match assignment.show(ctx) {
+            Decision::Pending => {}
+            Decision::Cancel => self.assigning = None,
+            Decision::Open(files) => {
+                self.assigning = None;
+                self.start_loading(StudySource::Files(files), ctx);
+            }
+        }
     }
 
     fn menu_bar(&mut self, ui: &mut egui::Ui) {
@@ -138,7 +157,7 @@ impl Viewer {
                         .add_filter("NIfTI", &["nii", "gz"])
                         .pick_files()
                     {
-                        self.start_loading(StudySource::Files(files_by_name(&files)), ui.ctx());
+                        self.assigning = Some(FileAssignment::new(&files));
                     }
                 }
                 ui.menu_button("Open recent", |ui| {
@@ -303,7 +322,7 @@ impl Viewer {
         ui.horizontal(|ui| {
             let (Some(open), Some(view)) = (&self.open, &self.view) else {
                 ui.label(self.notice.as_deref().unwrap_or(
-                    "No study open: File ▸ Open study folder…, or drop a case folder here",
+                    "No study open: File > Open study folder…, or drop a case folder here",
                 ));
                 return;
             };
@@ -438,11 +457,10 @@ impl Viewer {
         if dropped.is_empty() {
             return;
         }
-        let source = match dropped.as_slice() {
-            [one] if one.is_dir() => StudySource::Folder(one.clone()),
-            files => StudySource::Files(files_by_name(files)),
-        };
-        self.start_loading(source, ctx);
+        match dropped.as_slice() {
+            [one] if one.is_dir() => self.start_loading(StudySource::Folder(one.clone()), ctx),
+            files => self.assigning = Some(FileAssignment::new(files)),
+        }
     }
 
     fn handle_screenshot_event(&mut self) {
@@ -530,26 +548,6 @@ pub fn save_png(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), 
     let rgba = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
         .ok_or("the renderer returned an image of the wrong size")?;
     rgba.save(path).map_err(|e| e.to_string())
-}
-
-/// Assigns files to roles by their BraTS-style names; unrecognised files become an error when
-/// opened (no role), so the user sees which file was not understood.
-pub fn files_by_name(files: &[PathBuf]) -> StudyFiles {
-    let mut study = StudyFiles {
-        name: "files".into(),
-        ..StudyFiles::default()
-    };
-    for file in files {
-        match engine::study::role_from_file_name(file) {
-            Some(Some(m)) => study.modalities[m.index()] = Some(file.clone()),
-            Some(None) => study.labels = Some(file.clone()),
-            None => {}
-        }
-        if let Some(name) = file.file_name() {
-            study.name = name.to_string_lossy().into_owned();
-        }
-    }
-    study
 }
 
 fn region_name(region: Region) -> &'static str {

@@ -7,6 +7,8 @@ use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use engine::study::{LabelConvention, Study};
 use engine::volume::{Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume};
+use metakd_viewer::assign::FileAssignment;
+use metakd_viewer::loading::StudySource;
 use metakd_viewer::recent::RecentStudies;
 use metakd_viewer::state::{Layout, OpenStudy};
 use metakd_viewer::viewer::Viewer;
@@ -153,4 +155,77 @@ fn three_plane_view_snapshot() {
     let mut h = harness();
     h.run_steps(1);
     h.snapshot("three_planes_synthetic");
+}
+
+/// Steps the UI until the background loader has finished (or 10 s pass).
+fn wait_for_loading(h: &mut Harness<'_, Viewer>) {
+    for _ in 0..1000 {
+        h.step();
+        if !h.state().is_loading() {
+            h.run_steps(2);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the study did not finish loading within 10 s");
+}
+
+#[test]
+fn a_broken_study_shows_an_error_naming_the_file_and_keeps_the_open_one() {
+    let mut h = harness();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken_flair.nii.gz"), b"not a gzip stream").unwrap();
+    let ctx = h.ctx.clone();
+    h.state_mut()
+        .start_loading(StudySource::Folder(dir.path().to_path_buf()), &ctx);
+    wait_for_loading(&mut h);
+    h.get_by_label_contains("broken_flair.nii.gz");
+    h.get_by_label("What was open before is still open.");
+    assert_eq!(h.state().open.as_ref().unwrap().study.name, "Synthetic_001");
+    h.get_by_label("OK").click();
+    h.run_steps(2);
+    assert!(h.state().errors.is_empty());
+}
+
+#[test]
+fn opened_files_get_their_roles_confirmed_before_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = synthetic_study();
+    let t2 = dir.path().join("case_t2.nii.gz");
+    let unknown = dir.path().join("scan_a.nii.gz");
+    engine::volume::write_f32(
+        &t2,
+        &study.modalities[3].as_ref().unwrap().data,
+        study.reference(),
+    )
+    .unwrap();
+    engine::volume::write_f32(
+        &unknown,
+        &study.modalities[0].as_ref().unwrap().data,
+        study.reference(),
+    )
+    .unwrap();
+
+    let mut viewer = Viewer::new(RecentStudies::default());
+    viewer.assigning = Some(FileAssignment::new(&[t2, unknown]));
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1200.0, 800.0))
+        .wgpu()
+        .build_ui_state(|ui, viewer: &mut Viewer| viewer.ui(ui), viewer);
+    h.run_steps(2);
+    // The unknown file starts as "Ignore"; make it FLAIR through its drop-down.
+    h.get_by_label("scan_a.nii.gz").click();
+    h.run_steps(2);
+    h.get_by_label("FLAIR").click();
+    h.run_steps(2);
+    h.get_by_label("Open").click();
+    wait_for_loading(&mut h);
+    let open = h.state().open.as_ref().expect("the study opened");
+    assert!(open
+        .study
+        .modality(engine::study::Modality::Flair)
+        .is_some());
+    assert!(open.study.modality(engine::study::Modality::T2).is_some());
+    assert!(open.study.modality(engine::study::Modality::T1).is_none());
+    assert!(h.state().assigning.is_none());
 }

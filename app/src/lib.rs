@@ -3,11 +3,13 @@
 //!
 //! * [`viewer`]: the application (menus, panels, keys, view area).
 //! * [`slice_view`]: one slice view (composition, crosshair, mouse input).
+//! * [`bench`]: frame-time and memory benchmark.
 //! * [`assign`]: the dialog that assigns roles to opened files.
 //! * [`state`]: plain view state; [`loading`]: background study opening;
 //!   [`recent`]: recent studies; [`screenshot`]: headless rendering to PNG.
 
 pub mod assign;
+pub mod bench;
 pub mod loading;
 pub mod recent;
 pub mod screenshot;

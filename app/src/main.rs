@@ -21,6 +21,12 @@ struct Args {
     /// Render the views to this PNG file and exit, without opening a window.
     #[arg(long, value_name = "PNG")]
     screenshot: Option<PathBuf>,
+    /// Measure opening, first frame, scrolling frame times and memory headless, then exit.
+    #[arg(long)]
+    bench: bool,
+    /// Frames to time with --bench.
+    #[arg(long, default_value_t = 200)]
+    frames: usize,
 }
 
 /// The bundled sample study: the first case folder under `assets/sample/`.
@@ -62,6 +68,18 @@ fn source_from_args(study: &[PathBuf]) -> Result<StudySource, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     let source = source_from_args(&args.study);
+    if args.bench {
+        return match source.and_then(|source| metakd_viewer::bench::run(&source, args.frames)) {
+            Ok(report) => {
+                metakd_viewer::bench::print(&report);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Some(out) = &args.screenshot {
         let rendered = source.and_then(|source| screenshot::render_to_png(&source, out));
         return match rendered {

@@ -208,8 +208,14 @@ impl OpenStudy {
                 region_counts[i] += u64::from(study.convention.in_region(*v, region));
             }
         }
-        let auto_window =
-            Modality::ALL.map(|m| study.modality(m).and_then(|v| auto_window(v.frame(0))));
+        // One thread per modality: the percentile selection is the slow part of opening.
+        let auto_window = std::thread::scope(|scope| {
+            let jobs = Modality::ALL.map(|m| {
+                let volume = study.modality(m);
+                scope.spawn(move || volume.and_then(|v| auto_window(v.frame(0))))
+            });
+            jobs.map(|job| job.join().unwrap_or(None))
+        });
         OpenStudy {
             study,
             orientation,

@@ -8,9 +8,7 @@ use engine::data::loader::{Loader, LoaderConfig};
 use engine::data::patches::PatchConfig;
 use engine::data::preprocess::{prepare, PreprocessConfig};
 use engine::study::{Availability, Study};
-use engine::volume::{
-    write_f32, write_labels, Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume,
-};
+use engine::volume::{write_f32, write_labels, Affine, Volume};
 use std::path::Path;
 
 /// `[nx, ny, nz]` of the test cases.
@@ -18,19 +16,7 @@ const SHAPE: [usize; 3] = [20, 18, 16];
 
 fn grid(shape: [usize; 3]) -> Volume {
     let affine = Affine::from_scales([1.0, 1.0, 1.0]);
-    Volume {
-        source: None,
-        shape,
-        frames: 1,
-        data: vec![0.0; shape.iter().product()],
-        datatype: DataType::F32,
-        version: NiftiVersion::Nifti1,
-        scl_slope: 1.0,
-        scl_inter: 0.0,
-        spatial: SpatialHeader::from_affine(&affine),
-        affine,
-        affine_source: AffineSource::Sform,
-    }
+    Volume::in_memory(shape, affine, vec![0.0; shape.iter().product()])
 }
 
 /// A brain box with modality-dependent values, and a tumour inside it.

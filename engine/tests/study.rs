@@ -2,27 +2,13 @@
 //! convention, and clear errors for folders and files that do not make a study.
 
 use engine::study::{Availability, LabelConvention, Modality, Region, Study, StudyError};
-use engine::volume::{
-    write_f32, write_labels, Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume,
-};
+use engine::volume::{write_f32, write_labels, Affine, SpatialHeader, Volume};
 use std::path::Path;
 
 const SHAPE: [usize; 3] = [6, 5, 4];
 
 fn grid(affine: Affine) -> Volume {
-    Volume {
-        source: None,
-        shape: SHAPE,
-        frames: 1,
-        data: vec![0.0; SHAPE.iter().product()],
-        datatype: DataType::F32,
-        version: NiftiVersion::Nifti1,
-        scl_slope: 1.0,
-        scl_inter: 0.0,
-        spatial: SpatialHeader::from_affine(&affine),
-        affine,
-        affine_source: AffineSource::Sform,
-    }
+    Volume::in_memory(SHAPE, affine, vec![0.0; SHAPE.iter().product()])
 }
 
 fn lps() -> Affine {

@@ -19,7 +19,7 @@
 //!    foreground patches.
 
 use super::error::DataError;
-use crate::study::{label_value, Availability, LabelConvention, Region, Study, StudyError};
+use crate::study::{check_same_grid, label_value, Availability, LabelConvention, Region, Study};
 use crate::volume::Volume;
 
 /// How intensities of one modality are normalised over the brain voxels.
@@ -260,33 +260,6 @@ pub fn prepare(study: &Study, cfg: &PreprocessConfig) -> Result<PreparedCase, Da
     })
 }
 
-/// Largest affine difference (mm) still counted as the same grid (as `Study::open_files`).
-const AFFINE_TOLERANCE_MM: f64 = 1e-3;
-
-/// The one-grid check of `Study::open_files`, repeated for studies built in memory.
-fn check_same_grid(reference: &Volume, other: &Volume) -> Result<(), StudyError> {
-    let path = other.source.clone().unwrap_or_default();
-    let reference_path = reference.source.clone().unwrap_or_default();
-    if other.shape != reference.shape {
-        return Err(StudyError::GridMismatch {
-            path,
-            reference: reference_path,
-            reason: format!("shape {:?} differs from {:?}", other.shape, reference.shape),
-        });
-    }
-    let diff = other.affine.max_abs_diff(&reference.affine);
-    if diff > AFFINE_TOLERANCE_MM {
-        return Err(StudyError::GridMismatch {
-            path,
-            reference: reference_path,
-            reason: format!(
-                "voxel-to-world affine differs by up to {diff:.4} mm; resample it onto the reference grid first"
-            ),
-        });
-    }
-    Ok(())
-}
-
 fn describe(v: &Volume) -> String {
     v.source
         .as_ref()
@@ -409,24 +382,12 @@ fn normalise_into(values: &[f32], brain: &[bool], cfg: &PreprocessConfig, out: &
 pub(crate) mod tests {
     use super::*;
     use crate::study::Modality;
-    use crate::volume::{Affine, AffineSource, DataType, NiftiVersion, SpatialHeader};
+    use crate::volume::Affine;
 
     /// An in-memory volume on a 1 mm grid; `shape` is `[nx, ny, nz]`.
     pub fn volume(shape: [usize; 3], data: Vec<f32>) -> Volume {
         let affine = Affine::identity();
-        Volume {
-            source: None,
-            shape,
-            frames: 1,
-            data,
-            datatype: DataType::F32,
-            version: NiftiVersion::Nifti1,
-            scl_slope: 1.0,
-            scl_inter: 0.0,
-            spatial: SpatialHeader::from_affine(&affine),
-            affine,
-            affine_source: AffineSource::Sform,
-        }
+        Volume::in_memory(shape, affine, data)
     }
 
     /// A study whose modalities come from `f(modality, i, j, k)`; `shape` is `[nx, ny, nz]`.

@@ -414,22 +414,10 @@ fn overlay_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::volume::{Affine, AffineSource, DataType, NiftiVersion, SpatialHeader};
+    use crate::volume::Affine;
 
     fn volume(shape: [usize; 3], affine: Affine, data: Vec<f32>) -> Volume {
-        Volume {
-            source: None,
-            shape,
-            frames: 1,
-            data,
-            datatype: DataType::F32,
-            version: NiftiVersion::Nifti1,
-            scl_slope: 1.0,
-            scl_inter: 0.0,
-            spatial: SpatialHeader::from_affine(&affine),
-            affine,
-            affine_source: AffineSource::Sform,
-        }
+        Volume::in_memory(shape, affine, data)
     }
 
     /// A 20×10×8 LPS grid with 2×1×3 mm voxels; the image is bright on the patient's right

@@ -8,7 +8,7 @@ mod error;
 mod labels;
 
 pub use availability::Availability;
-pub use discover::{discover_case_files, role_from_file_name, StudyFiles};
+pub use discover::{check_same_grid, discover_case_files, role_from_file_name, StudyFiles};
 pub use error::StudyError;
 pub use labels::{label_value, LabelConvention, LabelSummary, Region};
 

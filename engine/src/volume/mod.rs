@@ -113,6 +113,24 @@ impl Volume {
         Orientation::from_affine(&self.affine, self.shape)
     }
 
+    /// A 3D f32 volume built in memory (phantoms, results, tests): the sform (and the qform's
+    /// rigid part) hold `affine`. `data.len()` must equal the voxel count of `shape`.
+    pub fn in_memory(shape: [usize; 3], affine: Affine, data: Vec<f32>) -> Volume {
+        Volume {
+            source: None,
+            shape,
+            frames: 1,
+            data,
+            datatype: DataType::F32,
+            version: NiftiVersion::Nifti1,
+            scl_slope: 1.0,
+            scl_inter: 0.0,
+            spatial: SpatialHeader::from_affine(&affine),
+            affine,
+            affine_source: AffineSource::Sform,
+        }
+    }
+
     /// A new 3D volume on the same grid and geometry as `self` holding `data`
     /// (datatype f32, no scaling). `data.len()` must equal `voxels_per_frame()`.
     pub fn like(&self, data: Vec<f32>) -> Volume {

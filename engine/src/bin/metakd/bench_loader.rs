@@ -16,7 +16,7 @@ use engine::data::patches::PatchConfig;
 use engine::data::preprocess::{prepare, PreprocessConfig};
 use engine::data::subsets::SubsetSampler;
 use engine::study::{Availability, LabelConvention, Study};
-use engine::volume::{Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume};
+use engine::volume::{Affine, Volume};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -306,19 +306,7 @@ fn synthetic_study(seed: u64) -> Study {
                 }
             });
         let affine = Affine::identity();
-        Volume {
-            source: None,
-            shape: [nx, ny, nz],
-            frames: 1,
-            data,
-            datatype: DataType::F32,
-            version: NiftiVersion::Nifti1,
-            scl_slope: 1.0,
-            scl_inter: 0.0,
-            spatial: SpatialHeader::from_affine(&affine),
-            affine,
-            affine_source: AffineSource::Sform,
-        }
+        Volume::in_memory([nx, ny, nz], affine, data)
     };
     let contrast = [
         [300.0, 600.0],

@@ -21,10 +21,7 @@ pub mod tumour;
 pub use crate::data::cases::Split;
 use crate::data::cases::{CaseEntry, CaseList, CASES_CSV};
 use crate::study::{LabelConvention, Modality, Study};
-use crate::volume::{
-    write_i16, write_labels, Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume,
-    VolumeError,
-};
+use crate::volume::{write_i16, write_labels, Affine, DataType, Volume, VolumeError};
 use anatomy::{Anatomy, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
 use deform::Deformation;
 use noise::{ramp, Noise3};
@@ -150,19 +147,7 @@ pub fn brats2021_suffix(m: Modality) -> &'static str {
 impl PhantomCase {
     /// A volume with this case's geometry and no voxels (for writing "like" it).
     pub fn geometry(&self) -> Volume {
-        Volume {
-            source: None,
-            shape: self.shape,
-            frames: 1,
-            data: Vec::new(),
-            datatype: DataType::F32,
-            version: NiftiVersion::Nifti1,
-            scl_slope: 1.0,
-            scl_inter: 0.0,
-            spatial: SpatialHeader::from_affine(&self.affine),
-            affine: self.affine,
-            affine_source: AffineSource::Sform,
-        }
+        Volume::in_memory(self.shape, self.affine, Vec::new())
     }
 
     /// One modality as a volume (stored as int16, like BraTS).

@@ -450,3 +450,46 @@ fn text_output_succeeds_and_is_not_empty() {
         );
     }
 }
+
+#[test]
+fn a_case_folder_is_summarised_as_a_study() {
+    let case = integration_tests::workspace_root().join("assets/sample/Phantom_00001");
+    let out = metakd(&["info", case.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["case"], "Phantom_00001");
+    let modalities: Vec<&str> = json["modalities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["modality"].as_str().unwrap())
+        .collect();
+    assert_eq!(modalities, ["FLAIR", "T1", "T1ce", "T2"]);
+    assert_eq!(json["missing"].as_array().unwrap().len(), 0);
+    assert_eq!(json["shape"], serde_json::json!([240, 240, 155]));
+    assert_eq!(json["axcodes"], "LPS");
+    assert!(json["label_convention"]
+        .as_str()
+        .unwrap()
+        .starts_with("BraTS 2021"));
+    // Regions nest: WT ⊇ TC ⊇ ET, all present in the sample.
+    let ml: Vec<f64> = json["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["volume_ml"].as_f64().unwrap())
+        .collect();
+    assert!(ml[0] > ml[1] && ml[1] > ml[2] && ml[2] > 0.0, "{ml:?}");
+
+    // A folder without any MRI file is refused with exit status 2 and one line.
+    let empty = tempfile::tempdir().unwrap();
+    let out = metakd(&["info", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no MRI files"), "{stderr}");
+}

@@ -6,7 +6,7 @@ use egui::Key;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use engine::study::{LabelConvention, Study};
-use engine::volume::{Affine, AffineSource, DataType, NiftiVersion, SpatialHeader, Volume};
+use engine::volume::{Affine, DataType, Volume};
 use metakd_viewer::assign::FileAssignment;
 use metakd_viewer::loading::StudySource;
 use metakd_viewer::recent::RecentStudies;
@@ -24,17 +24,8 @@ fn volume(data: Vec<f32>, datatype: DataType) -> Volume {
         [0.0, 0.0, 0.0, 1.0],
     ]);
     Volume {
-        source: None,
-        shape: SHAPE,
-        frames: 1,
-        data,
         datatype,
-        version: NiftiVersion::Nifti1,
-        scl_slope: 1.0,
-        scl_inter: 0.0,
-        spatial: SpatialHeader::from_affine(&affine),
-        affine,
-        affine_source: AffineSource::Sform,
+        ..Volume::in_memory(SHAPE, affine, data)
     }
 }
 

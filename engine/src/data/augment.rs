@@ -371,25 +371,9 @@ pub fn extract_rotated(
     spec: PatchSpec,
     rot: Rotation,
 ) -> Patch {
-    let pn: usize = size.iter().product();
-    let mut image = vec![0.0f32; 4 * pn];
-    let mut target = vec![0u8; 3 * pn];
-    extract_rotated_into(
-        case,
-        size,
-        spec,
-        rot,
-        Availability::FULL,
-        &mut image,
-        &mut target,
-    );
-    Patch {
-        size,
-        image,
-        target,
-        origin: spec.origin,
-        fg_centred: spec.fg_voxel.is_some(),
-    }
+    super::patches::filled_patch(size, spec, |image, target| {
+        extract_rotated_into(case, size, spec, rot, Availability::FULL, image, target)
+    })
 }
 
 /// [`extract_rotated`] into zeroed caller buffers, image channels in `channels` only.

@@ -141,17 +141,21 @@ pub fn sample_spec<R: Rng + ?Sized>(
 
 /// Cuts the patch `spec` of size `size` from `case`, zero-padding outside the volume.
 pub fn extract(case: &PreparedCase, size: [usize; 3], spec: PatchSpec) -> Patch {
+    filled_patch(size, spec, |image, target| {
+        extract_into(case, size, spec, Availability::FULL, image, target)
+    })
+}
+
+/// A patch of `size` at `spec` whose zeroed image and target buffers `fill` writes.
+pub(crate) fn filled_patch(
+    size: [usize; 3],
+    spec: PatchSpec,
+    fill: impl FnOnce(&mut [f32], &mut [u8]),
+) -> Patch {
     let pn: usize = size.iter().product();
     let mut image = vec![0.0f32; 4 * pn];
     let mut target = vec![0u8; 3 * pn];
-    extract_into(
-        case,
-        size,
-        spec,
-        Availability::FULL,
-        &mut image,
-        &mut target,
-    );
+    fill(&mut image, &mut target);
     Patch {
         size,
         image,
@@ -258,16 +262,7 @@ pub(crate) mod tests {
                 })
                 .collect::<Vec<u8>>()
         });
-        let foreground = regions
-            .as_ref()
-            .map(|r| {
-                r.iter()
-                    .enumerate()
-                    .filter(|(_, v)| **v != 0)
-                    .map(|(i, _)| i as u32)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let foreground = crate::data::preprocess::foreground_voxels(regions.as_deref());
         PreparedCase {
             name: "synthetic".into(),
             shape,

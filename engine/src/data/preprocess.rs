@@ -237,16 +237,7 @@ pub fn prepare(study: &Study, cfg: &PreprocessConfig) -> Result<PreparedCase, Da
             })
             .collect::<Vec<u8>>()
     });
-    let foreground = regions
-        .as_ref()
-        .map(|r| {
-            r.iter()
-                .enumerate()
-                .filter(|(_, bits)| **bits != 0)
-                .map(|(i, _)| i as u32)
-                .collect()
-        })
-        .unwrap_or_default();
+    let foreground = foreground_voxels(regions.as_deref());
     Ok(PreparedCase {
         name: study.name.clone(),
         shape,
@@ -376,6 +367,17 @@ fn normalise_into(values: &[f32], brain: &[bool], cfg: &PreprocessConfig, out: &
             0.0
         };
     }
+}
+
+/// Linear indices of the voxels inside any tumour region (for foreground-centred patches).
+pub(crate) fn foreground_voxels(regions: Option<&[u8]>) -> Vec<u32> {
+    regions.map_or_else(Vec::new, |r| {
+        r.iter()
+            .enumerate()
+            .filter(|(_, bits)| **bits != 0)
+            .map(|(i, _)| i as u32)
+            .collect()
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,13 @@
 //!
 //! Modality order everywhere: FLAIR, T1, T1ce, T2 (bits 0..3 of an availability mask).
 
+pub mod atomic_file;
+pub mod compute;
 pub mod data;
+pub mod infer;
+pub mod metrics;
+pub mod model;
 pub mod render;
 pub mod study;
+pub mod train;
 pub mod volume;

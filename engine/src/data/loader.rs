@@ -219,6 +219,8 @@ type Item = Result<Batch, DataError>;
 pub struct Loader {
     cases: Arc<[Arc<PreparedCase>]>,
     cfg: LoaderConfig,
+    /// First batch index of this stream.
+    start: u64,
     next: u64,
     done: bool,
     stop: Arc<AtomicBool>,
@@ -230,6 +232,16 @@ pub struct Loader {
 impl Loader {
     /// Checks the configuration and starts the workers.
     pub fn spawn(cases: Vec<Arc<PreparedCase>>, cfg: LoaderConfig) -> Result<Loader, DataError> {
+        Loader::spawn_from(cases, cfg, 0)
+    }
+
+    /// Like [`Loader::spawn`], but the stream starts at batch `start` (resuming a run: the
+    /// batches are those an uninterrupted loader would have made from there on).
+    pub fn spawn_from(
+        cases: Vec<Arc<PreparedCase>>,
+        cfg: LoaderConfig,
+        start: u64,
+    ) -> Result<Loader, DataError> {
         if cases.is_empty() {
             return Err(DataError::Config {
                 what: "loader",
@@ -255,7 +267,7 @@ impl Loader {
             let (cases, cfg2, stop) = (cases.clone(), cfg.clone(), stop.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("batch-loader-{w}"))
-                .spawn(move || worker(w as u64, cases, cfg2, stop, tx))
+                .spawn(move || worker(w as u64, start, cases, cfg2, stop, tx))
                 .map_err(|e| DataError::Loader(format!("cannot start worker thread {w}: {e}")))?;
             queues.push(rx);
             workers.push(handle);
@@ -263,7 +275,8 @@ impl Loader {
         Ok(Loader {
             cases,
             cfg,
-            next: 0,
+            start,
+            next: start,
             done: false,
             stop,
             queues,
@@ -296,7 +309,7 @@ impl Loader {
                 &mut self.inline_order,
             ))
         } else {
-            let w = (index % self.queues.len() as u64) as usize;
+            let w = ((index - self.start) % self.queues.len() as u64) as usize;
             match self.queues[w].recv() {
                 Ok(item) => item,
                 Err(_) => Err(DataError::Loader(format!(
@@ -333,6 +346,7 @@ impl Drop for Loader {
 
 fn worker(
     w: u64,
+    start: u64,
     cases: Arc<[Arc<PreparedCase>]>,
     cfg: LoaderConfig,
     stop: Arc<AtomicBool>,
@@ -340,7 +354,7 @@ fn worker(
 ) {
     let stride = cfg.workers.max(1) as u64;
     let mut order = EpochOrder::default();
-    let mut index = w;
+    let mut index = start + w;
     while !stop.load(Ordering::SeqCst) && cfg.batches.is_none_or(|limit| index < limit) {
         let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             make_batch_with(&cases, &cfg, index, &mut order)

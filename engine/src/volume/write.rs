@@ -9,12 +9,12 @@
 
 use super::parse::NIFTI1_HEADER_SIZE;
 use super::{DataType, Volume, VolumeError};
+use crate::atomic_file::temporary_path;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 /// Where the voxels start: the 348-byte header plus 4 bytes of "no extensions".
 const VOX_OFFSET: usize = 352;
@@ -246,16 +246,6 @@ fn write_atomically(
 fn compressed(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase());
     !name.is_some_and(|name| name.ends_with(".nii"))
-}
-
-fn temporary_path(path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.{}-{unique}.tmp", std::process::id()))
 }
 
 fn write_file(

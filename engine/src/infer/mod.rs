@@ -1,0 +1,311 @@
+//! Whole-volume inference: a sliding window over a study with any subset of its modalities,
+//! probabilities → WT/TC/ET masks → BraTS labels in the source image's grid and geometry.
+//!
+//! The study is preprocessed as for training (brain crop, per-modality z-score), the channels of
+//! modalities left out are zeroed (the network imputes their bottleneck features), windows of
+//! the model's patch size step with the chosen overlap (the last window of an axis is flush
+//! with the volume's end; an axis shorter than the window is zero-padded), the sigmoid
+//! outputs are averaged with uniform or Gaussian weights, thresholded at 0.5, and turned into
+//! labels (ET → 4 or 3, TC without ET → 1, WT without TC → 2) outside of which the crop is 0.
+
+mod window;
+
+pub use window::{window_starts, WeightMap};
+
+use crate::data::preprocess::{prepare, PreparedCase, PreprocessConfig};
+use crate::model::file::{bundled_model_path, ModelMeta};
+use crate::model::{MetaKdNet, ModelFile, ModelFileError};
+use crate::study::{Availability, LabelConvention, Modality, Study};
+use crate::volume::Volume;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+use std::path::Path;
+
+/// How windows are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weighting {
+    Uniform,
+    /// σ = window / 8 per axis (nnU-Net's choice): window borders count less.
+    Gaussian,
+}
+
+/// Sliding-window settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferConfig {
+    /// Window `[D, H, W]`; `None` uses the patch size the model was trained on.
+    pub window: Option<[usize; 3]>,
+    /// Fraction of a window shared with the next one (0 ≤ overlap < 1).
+    pub overlap: f64,
+    pub weighting: Weighting,
+    /// Probability above which a voxel is in a region.
+    pub threshold: f32,
+}
+
+impl Default for InferConfig {
+    fn default() -> Self {
+        InferConfig {
+            window: None,
+            overlap: 0.5,
+            weighting: Weighting::Gaussian,
+            threshold: 0.5,
+        }
+    }
+}
+
+/// Problems segmenting a study.
+#[derive(Debug, thiserror::Error)]
+pub enum InferError {
+    #[error(transparent)]
+    Model(#[from] ModelFileError),
+    #[error("{case}: {reason}")]
+    Input { case: String, reason: String },
+    #[error("segmentation cancelled")]
+    Cancelled,
+    #[error("inference settings: {0}")]
+    Config(String),
+}
+
+/// A segmentation in the preprocessed (cropped) grid, plus what is needed to put it back.
+#[derive(Debug, Clone)]
+pub struct CroppedSegmentation {
+    /// `[3, D, H, W]` probabilities of WT, TC, ET.
+    pub probabilities: Vec<f32>,
+    /// `[3, D, H, W]` thresholded regions (0/1).
+    pub regions: Vec<u8>,
+    pub availability: Availability,
+}
+
+/// A trained network ready to segment studies.
+pub struct Segmenter {
+    net: MetaKdNet,
+    pub meta: ModelMeta,
+    device: Device,
+    pub config: InferConfig,
+}
+
+impl Segmenter {
+    /// Loads a model file (or a run folder's model) onto `device` (a device without autodiff).
+    pub fn open(path: &Path, device: &Device) -> Result<Segmenter, ModelFileError> {
+        let file = ModelFile::read(path)?;
+        let net = file.load(path, device)?;
+        Ok(Segmenter {
+            net,
+            meta: file.meta,
+            device: device.clone(),
+            config: InferConfig::default(),
+        })
+    }
+
+    /// The bundled `desktop` model.
+    pub fn bundled(device: &Device) -> Result<Segmenter, ModelFileError> {
+        Segmenter::open(&bundled_model_path(), device)
+    }
+
+    /// The window size in use.
+    pub fn window(&self) -> [usize; 3] {
+        self.config.window.unwrap_or(self.meta.patch)
+    }
+
+    fn check(&self) -> Result<(), InferError> {
+        let multiple = self.meta.config.size_multiple();
+        let window = self.window();
+        if window.iter().any(|w| *w == 0 || w % multiple != 0) {
+            return Err(InferError::Config(format!(
+                "window {window:?} must be made of positive multiples of {multiple} for this model"
+            )));
+        }
+        if !(0.0..1.0).contains(&self.config.overlap) {
+            return Err(InferError::Config(format!(
+                "overlap {} must be at least 0 and below 1",
+                self.config.overlap
+            )));
+        }
+        Ok(())
+    }
+
+    /// Preprocesses `study` for this model.
+    pub fn prepare(&self, study: &Study) -> Result<PreparedCase, InferError> {
+        prepare(study, &PreprocessConfig::default()).map_err(|e| InferError::Input {
+            case: study.name.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Segments a preprocessed case using only the modalities in `wanted` that it has.
+    /// `progress(done, total)` is called after each window; returning `false` cancels.
+    pub fn segment_prepared(
+        &self,
+        case: &PreparedCase,
+        wanted: Availability,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<CroppedSegmentation, InferError> {
+        self.check()?;
+        let availability = Availability(case.available.0 & wanted.0 & 0b1111);
+        if availability.is_empty() {
+            return Err(InferError::Input {
+                case: case.name.clone(),
+                reason: format!(
+                    "none of the chosen modalities ({}) is in the study (it has {}); keep at least one",
+                    wanted.label(),
+                    case.available.label()
+                ),
+            });
+        }
+        let window = self.window();
+        let shape = case.shape;
+        let weights = WeightMap::new(window, self.config.weighting);
+        let starts: Vec<Vec<usize>> = (0..3)
+            .map(|a| window_starts(shape[a], window[a], self.config.overlap))
+            .collect();
+        let total = starts.iter().map(Vec::len).product();
+        let voxels = case.voxels();
+        let mut sum = vec![0f32; 3 * voxels];
+        let mut weight_sum = vec![0f32; voxels];
+        let mut input = vec![0f32; 4 * window.iter().product::<usize>()];
+        let mut done = 0;
+        for &z in &starts[0] {
+            for &y in &starts[1] {
+                for &x in &starts[2] {
+                    let origin = [z, y, x];
+                    fill_window(case, availability, origin, window, &mut input);
+                    let data =
+                        TensorData::new(input.clone(), [1, 4, window[0], window[1], window[2]]);
+                    let images = Tensor::<5>::from_data(data, &self.device);
+                    let logits = self.net.forward(images, &[availability], None).logits;
+                    let probabilities: Vec<f32> = sigmoid(logits)
+                        .into_data()
+                        .try_to_vec::<f32>()
+                        .expect("f32 probabilities");
+                    accumulate(
+                        &probabilities,
+                        &weights,
+                        origin,
+                        window,
+                        shape,
+                        &mut sum,
+                        &mut weight_sum,
+                    );
+                    done += 1;
+                    if !progress(done, total) {
+                        return Err(InferError::Cancelled);
+                    }
+                }
+            }
+        }
+        for (i, s) in sum.iter_mut().enumerate() {
+            let w = weight_sum[i % voxels];
+            *s = if w > 0.0 { *s / w } else { 0.0 };
+        }
+        let regions = sum
+            .iter()
+            .map(|p| u8::from(*p > self.config.threshold))
+            .collect();
+        Ok(CroppedSegmentation {
+            probabilities: sum,
+            regions,
+            availability,
+        })
+    }
+
+    /// Segments `study` with the modalities in `wanted` and returns the label map on the
+    /// study's grid (same shape and geometry as its images).
+    pub fn segment(
+        &self,
+        study: &Study,
+        wanted: Availability,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<Volume, InferError> {
+        let case = self.prepare(study)?;
+        let segmentation = self.segment_prepared(&case, wanted, progress)?;
+        let reference = study
+            .modalities
+            .iter()
+            .flatten()
+            .next()
+            .expect("prepare succeeded, so the study has an image");
+        let labels = labels_in_source_grid(&case, &segmentation.regions, study.convention);
+        Ok(reference.like(labels.iter().map(|v| f32::from(*v)).collect()))
+    }
+}
+
+/// BraTS labels for `[3, D, H, W]` regions, in the case's cropped grid.
+pub fn region_labels(regions: &[u8], convention: LabelConvention) -> Vec<u8> {
+    let voxels = regions.len() / 3;
+    (0..voxels)
+        .map(|i| {
+            convention.labels_from_regions(
+                regions[i] != 0,
+                regions[voxels + i] != 0,
+                regions[2 * voxels + i] != 0,
+            )
+        })
+        .collect()
+}
+
+/// BraTS labels for `[3, D, H, W]` regions of `case`, on the source image's grid.
+pub fn labels_in_source_grid(
+    case: &PreparedCase,
+    regions: &[u8],
+    convention: LabelConvention,
+) -> Vec<u8> {
+    case.uncrop(&region_labels(regions, convention), 0)
+}
+
+/// Copies the window at `origin` of the available channels into `out` (`[4, wd, wh, ww]`),
+/// zero outside the volume and in the channels of modalities left out.
+fn fill_window(
+    case: &PreparedCase,
+    availability: Availability,
+    origin: [usize; 3],
+    window: [usize; 3],
+    out: &mut [f32],
+) {
+    out.fill(0.0);
+    let [d, h, w] = case.shape;
+    let [wd, wh, ww] = window;
+    let run = ww.min(w - origin[2]);
+    for m in Modality::ALL {
+        if !availability.contains(m) {
+            continue;
+        }
+        let channel = case.channel(m.index());
+        let base = m.index() * wd * wh * ww;
+        for z in 0..wd.min(d - origin[0]) {
+            for y in 0..wh.min(h - origin[1]) {
+                let src = ((origin[0] + z) * h + origin[1] + y) * w + origin[2];
+                let dst = base + (z * wh + y) * ww;
+                out[dst..dst + run].copy_from_slice(&channel[src..src + run]);
+            }
+        }
+    }
+}
+
+/// Adds one window's weighted probabilities into the volume sums.
+fn accumulate(
+    probabilities: &[f32],
+    weights: &WeightMap,
+    origin: [usize; 3],
+    window: [usize; 3],
+    shape: [usize; 3],
+    sum: &mut [f32],
+    weight_sum: &mut [f32],
+) {
+    let [d, h, w] = shape;
+    let [wd, wh, ww] = window;
+    let voxels = d * h * w;
+    let window_voxels = wd * wh * ww;
+    for z in 0..wd.min(d - origin[0]) {
+        for y in 0..wh.min(h - origin[1]) {
+            for x in 0..ww.min(w - origin[2]) {
+                let local = (z * wh + y) * ww + x;
+                let global = ((origin[0] + z) * h + origin[1] + y) * w + origin[2] + x;
+                let weight = weights.values[local];
+                weight_sum[global] += weight;
+                for c in 0..3 {
+                    sum[c * voxels + global] += weight * probabilities[c * window_voxels + local];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The segmentation network: a shared per-modality 3D encoder, fusion of the available
+//! modalities (mean imputation of missing bottleneck features, channel concatenation), a U-Net
+//! decoder and three sigmoid outputs (WT, TC, ET). Backbone A of `methods.md` §5.3 at sizes a
+//! desktop can train and run.
+//!
+//! * [`ModelConfig`] / [`Preset`]: the plain, serialisable description saved with every run.
+//! * [`network::MetaKdNet`]: the burn module, with the forward pass the strategies need
+//!   (bottleneck features per modality, optional modality gate for MetaKD's meta step).
+//! * [`file`]: model files (config + weights in one file) and the bundled model.
+
+mod blocks;
+pub mod file;
+pub mod network;
+
+pub use file::{ModelFile, ModelFileError};
+pub use network::{MetaKdNet, NetOutput};
+
+use std::fmt;
+
+/// Size presets of the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// 4–32 channels, one convolution per level: trains in minutes on a CPU (tests, CI).
+    Tiny,
+    /// 8–64 channels, one convolution per level: the default and the bundled model (sized so
+    /// a 2-core CPU trains it in under an hour).
+    Desktop,
+    /// The released code's ResNet-50-3D + ASPP encoder (about 44 M parameters).
+    Paper,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 3] = [Preset::Tiny, Preset::Desktop, Preset::Paper];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Tiny => "tiny",
+            Preset::Desktop => "desktop",
+            Preset::Paper => "paper",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Preset> {
+        Preset::ALL.into_iter().find(|p| p.name() == text)
+    }
+}
+
+impl fmt::Display for Preset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything that fixes the network's shape (stored in model files and run configs).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelConfig {
+    pub preset: Preset,
+    /// Channels of each encoder level, finest first; the last level is the bottleneck.
+    pub channels: Vec<usize>,
+    /// Convolution blocks per level after the (strided) entry block.
+    pub extra_convs: usize,
+    /// One encoder shared by the four modalities (the released MetaKD code) or one each.
+    pub shared_encoder: bool,
+}
+
+/// Errors of building a network from a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelConfigError {
+    #[error("the `paper` preset (ResNet-50-3D + ASPP, about 44 M parameters) is not built yet; use `tiny` or `desktop`")]
+    PaperNotBuilt,
+    #[error("a network needs 2 to 6 encoder levels with at least one channel each (got {0:?})")]
+    BadChannels(Vec<usize>),
+}
+
+impl ModelConfig {
+    /// The configuration of a preset.
+    pub fn preset(preset: Preset) -> ModelConfig {
+        let (channels, extra_convs) = match preset {
+            Preset::Tiny => (vec![4, 8, 16, 32], 0),
+            Preset::Desktop => (vec![8, 16, 32, 64], 0),
+            Preset::Paper => (vec![64, 256, 512, 1024, 256], 0),
+        };
+        ModelConfig {
+            preset,
+            channels,
+            extra_convs,
+            shared_encoder: true,
+        }
+    }
+
+    /// Checks that this configuration can be built.
+    pub fn check(&self) -> Result<(), ModelConfigError> {
+        if self.preset == Preset::Paper {
+            return Err(ModelConfigError::PaperNotBuilt);
+        }
+        if !(2..=6).contains(&self.channels.len()) || self.channels.contains(&0) {
+            return Err(ModelConfigError::BadChannels(self.channels.clone()));
+        }
+        Ok(())
+    }
+
+    /// Patch and window sizes must be multiples of this (one halving per level below the top).
+    pub fn size_multiple(&self) -> usize {
+        1 << (self.channels.len() - 1)
+    }
+
+    /// Channels of one modality's bottleneck feature.
+    pub fn bottleneck_channels(&self) -> usize {
+        *self.channels.last().unwrap_or(&0)
+    }
+}

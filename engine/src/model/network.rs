@@ -1,0 +1,212 @@
+//! The network module and its forward pass.
+//!
+//! Input `[N, 4, D, H, W]` (FLAIR, T1, T1ce, T2; a missing modality's channel is zero), spatial
+//! sizes multiples of [`ModelConfig::size_multiple`]. Each modality runs through the encoder on
+//! its own (one shared encoder by default: the four channels are folded into the batch, so
+//! instance norm never mixes modalities). Per level the four modalities' maps are concatenated
+//! (modality-major) and reduced by a 1×1 block into the decoder's skip; skips are *not* imputed
+//! (a missing modality contributes the encoder's response to zeros, as in the released code).
+//! The bottleneck feature of a missing modality is replaced by the mean of the available ones,
+//! optionally multiplied by a per-modality gate (MetaKD's meta step), and the four are
+//! concatenated. The decoder upsamples with 2×2×2 transposed convolutions and adds the skips.
+//! Output: logits of WT, TC, ET (sigmoid outside the network).
+
+use super::blocks::{head_conv, up_conv, ConvBlock};
+use super::{ModelConfig, ModelConfigError};
+use crate::study::{Availability, Modality};
+use burn::module::Module;
+use burn::nn::conv::{Conv3d, ConvTranspose3d};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Number of modality slots.
+const MODALITIES: usize = 4;
+
+/// One encoder level: an entry block (strided below the first level) and extra blocks.
+#[derive(Module, Debug)]
+struct EncoderLevel {
+    blocks: Vec<ConvBlock>,
+}
+
+/// A single-channel encoder (shared by all modalities, or one per modality).
+#[derive(Module, Debug)]
+struct Encoder {
+    levels: Vec<EncoderLevel>,
+}
+
+/// One decoder level: upsample the coarser map, add the reduced skip, refine.
+#[derive(Module, Debug)]
+struct DecoderLevel {
+    up: ConvTranspose3d,
+    skip: ConvBlock,
+    blocks: Vec<ConvBlock>,
+}
+
+/// The segmentation network (see the module docs).
+#[derive(Module, Debug)]
+pub struct MetaKdNet {
+    encoders: Vec<Encoder>,
+    /// Coarsest level first.
+    decoder: Vec<DecoderLevel>,
+    head: Conv3d,
+}
+
+/// What a forward pass returns.
+#[derive(Debug, Clone)]
+pub struct NetOutput {
+    /// `[N, 3, D, H, W]` logits of WT, TC, ET.
+    pub logits: Tensor<5>,
+    /// `[N, 4, C, d, h, w]` bottleneck feature of every modality before imputation (what
+    /// distillation compares).
+    pub bottlenecks: Tensor<6>,
+}
+
+impl Encoder {
+    fn new(config: &ModelConfig, device: &Device) -> Encoder {
+        let mut levels = Vec::new();
+        let mut previous = 1;
+        for (level, &c) in config.channels.iter().enumerate() {
+            let stride = if level == 0 { 1 } else { 2 };
+            let mut blocks = vec![ConvBlock::new([previous, c], 3, stride, device)];
+            for _ in 0..config.extra_convs {
+                blocks.push(ConvBlock::new([c, c], 3, 1, device));
+            }
+            levels.push(EncoderLevel { blocks });
+            previous = c;
+        }
+        Encoder { levels }
+    }
+
+    /// The output of every level for a `[B, 1, D, H, W]` input.
+    fn forward(&self, x: Tensor<5>) -> Vec<Tensor<5>> {
+        let mut outputs = Vec::with_capacity(self.levels.len());
+        let mut x = x;
+        for level in &self.levels {
+            for block in &level.blocks {
+                x = block.forward(x);
+            }
+            outputs.push(x.clone());
+        }
+        outputs
+    }
+}
+
+impl MetaKdNet {
+    /// A freshly initialised network (random weights from `device`'s generator).
+    pub fn new(config: &ModelConfig, device: &Device) -> Result<MetaKdNet, ModelConfigError> {
+        config.check()?;
+        let copies = if config.shared_encoder { 1 } else { MODALITIES };
+        let encoders = (0..copies).map(|_| Encoder::new(config, device)).collect();
+        let c = &config.channels;
+        let levels = c.len();
+        let mut decoder = Vec::new();
+        for level in (0..levels - 1).rev() {
+            let coarser = if level == levels - 2 {
+                MODALITIES * c[levels - 1]
+            } else {
+                c[level + 1]
+            };
+            let blocks = (0..=config.extra_convs)
+                .map(|_| ConvBlock::new([c[level], c[level]], 3, 1, device))
+                .collect();
+            decoder.push(DecoderLevel {
+                up: up_conv([coarser, c[level]], device),
+                skip: ConvBlock::new([MODALITIES * c[level], c[level]], 1, 1, device),
+                blocks,
+            });
+        }
+        let head = head_conv([c[0], 3], device);
+        Ok(MetaKdNet {
+            encoders,
+            decoder,
+            head,
+        })
+    }
+
+    /// Every encoder level as `[N, 4, C, d, h, w]`.
+    fn encode(&self, x: Tensor<5>) -> Vec<Tensor<6>> {
+        let [n, m, d, h, w] = x.dims();
+        if self.encoders.len() == 1 {
+            let folded = x.reshape([n * m, 1, d, h, w]);
+            self.encoders[0]
+                .forward(folded)
+                .into_iter()
+                .map(|t| {
+                    let [_, c, d, h, w] = t.dims();
+                    t.reshape([n, m, c, d, h, w])
+                })
+                .collect()
+        } else {
+            let per_modality: Vec<Vec<Tensor<5>>> = self
+                .encoders
+                .iter()
+                .enumerate()
+                .map(|(i, e)| e.forward(x.clone().narrow(1, i, 1)))
+                .collect();
+            (0..per_modality[0].len())
+                .map(|level| {
+                    let maps = per_modality.iter().map(|p| p[level].clone()).collect();
+                    Tensor::stack(maps, 1)
+                })
+                .collect()
+        }
+    }
+
+    /// The forward pass (see the module docs). `availability` has one entry per sample;
+    /// `gate`, when given, multiplies modality `m`'s fused bottleneck feature by `gate[m]`.
+    pub fn forward(
+        &self,
+        x: Tensor<5>,
+        availability: &[Availability],
+        gate: Option<Tensor<1>>,
+    ) -> NetOutput {
+        let device = x.device();
+        let levels = self.encode(x);
+        let bottlenecks = levels[levels.len() - 1].clone();
+        let [n, m, c, d, h, w] = bottlenecks.dims();
+        let mask = availability_mask(availability, &device);
+        let fused = fuse_bottlenecks(bottlenecks.clone(), mask, gate);
+        let mut y = fused.reshape([n, m * c, d, h, w]);
+        for (i, level) in self.decoder.iter().enumerate() {
+            let skip = &levels[levels.len() - 2 - i];
+            let [n, m, c, d, h, w] = skip.dims();
+            let skip = level
+                .skip
+                .forward(skip.clone().reshape([n, m * c, d, h, w]));
+            y = level.up.forward(y) + skip;
+            for block in &level.blocks {
+                y = block.forward(y);
+            }
+        }
+        NetOutput {
+            logits: self.head.forward(y),
+            bottlenecks,
+        }
+    }
+}
+
+/// Mean imputation of missing modalities' bottleneck features, then the optional gate:
+/// `[N, 4, C, d, h, w]` features and a [`availability_mask`] → features where each missing
+/// modality's feature is the mean of the sample's available ones, each multiplied by `gate[m]`.
+pub fn fuse_bottlenecks(
+    bottlenecks: Tensor<6>,
+    mask: Tensor<6>,
+    gate: Option<Tensor<1>>,
+) -> Tensor<6> {
+    let count = mask.clone().sum_dim(1).clamp_min(1.0);
+    let mean = (bottlenecks.clone() * mask.clone()).sum_dim(1) / count;
+    let fused = bottlenecks * mask.clone() + mean * (mask.neg().add_scalar(1.0));
+    match gate {
+        Some(gate) => fused * gate.reshape([1, MODALITIES, 1, 1, 1, 1]),
+        None => fused,
+    }
+}
+
+/// `[N, 4, 1, 1, 1, 1]` with 1.0 where sample `n` has modality `m`.
+pub fn availability_mask(availability: &[Availability], device: &Device) -> Tensor<6> {
+    let values: Vec<f32> = availability
+        .iter()
+        .flat_map(|a| Modality::ALL.map(|m| if a.contains(m) { 1.0 } else { 0.0 }))
+        .collect();
+    let data = TensorData::new(values, [availability.len(), MODALITIES, 1, 1, 1, 1]);
+    Tensor::from_data(data, device)
+}

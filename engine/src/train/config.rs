@@ -1,0 +1,217 @@
+//! The training configuration: every setting of a run in one plain struct, read from and
+//! written to TOML (`run.toml` in the run folder, with the seed), so a run can be repeated.
+
+pub use crate::compute::Compute;
+use crate::data::augment::AugmentConfig;
+use crate::model::{ModelConfig, Preset};
+use std::path::Path;
+
+/// The training strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Modality dropout only.
+    Baseline,
+    /// Meta-learned modality-weighted knowledge distillation.
+    Metakd,
+}
+
+impl Method {
+    pub const ALL: [Method; 2] = [Method::Baseline, Method::Metakd];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Baseline => "baseline",
+            Method::Metakd => "metakd",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.name() == text)
+    }
+}
+
+/// Network optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// SGD with Nesterov momentum (the released code: momentum 0.99, lr 1e-2).
+    Sgd,
+    Adam,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OptimConfig {
+    pub kind: OptimizerKind,
+    /// Initial learning rate; decays as `lr · (1 − t/T)^poly_power`.
+    pub learning_rate: f64,
+    pub poly_power: f64,
+    /// SGD only.
+    pub momentum: f64,
+    pub weight_decay: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DataConfig {
+    /// Patch size `[D, H, W]` (multiples of the network's size multiple).
+    pub patch: [usize; 3],
+    pub batch_size: usize,
+    /// Share of patches centred on a tumour voxel.
+    pub foreground_fraction: f64,
+    pub workers: usize,
+    /// Flips, rotation and intensity augmentation (the data pipeline's defaults) or none.
+    pub augment: bool,
+}
+
+/// MetaKD's settings (`methods.md` §2.4–2.6).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MetaKdConfig {
+    /// Weight λ of the distillation loss.
+    pub kd_weight: f64,
+    /// A meta-validation round every this many iterations (and at iteration 0).
+    pub meta_every: u64,
+    /// Adam steps on the modality weights per round (one meta-validation crop each).
+    pub meta_steps: usize,
+    pub meta_learning_rate: f64,
+    pub meta_weight_decay: f64,
+}
+
+/// Everything a run needs (see the module docs).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    pub method: Method,
+    /// The data set folder (set by `metakd train --data`; used by `--resume`).
+    #[serde(default)]
+    pub data_dir: Option<std::path::PathBuf>,
+    pub seed: u64,
+    pub compute: Compute,
+    /// Network iterations in total.
+    pub iterations: u64,
+    /// Stage 1: the first iterations always see all four modalities; then random dropout.
+    pub warmup_iterations: u64,
+    pub model: ModelConfig,
+    pub data: DataConfig,
+    pub optim: OptimConfig,
+    pub metakd: MetaKdConfig,
+    /// Checkpoint every this many iterations (and at the end).
+    pub checkpoint_every: u64,
+    /// Patch-level validation Dice every this many iterations (and at the end).
+    pub validate_every: u64,
+    /// Validation patches per validation.
+    pub validation_patches: usize,
+}
+
+/// Problems with a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the configuration: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid training configuration: {message}")]
+    Parse {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("training configuration: {0}")]
+    Invalid(String),
+}
+
+impl TrainConfig {
+    /// The defaults for a method and a preset.
+    pub fn new(method: Method, preset: Preset) -> TrainConfig {
+        let tiny = preset == Preset::Tiny;
+        TrainConfig {
+            method,
+            data_dir: None,
+            seed: 1,
+            compute: Compute::Cpu,
+            iterations: if tiny { 300 } else { 4000 },
+            warmup_iterations: if tiny { 60 } else { 1000 },
+            model: ModelConfig::preset(preset),
+            data: DataConfig {
+                patch: if tiny { [32; 3] } else { [48; 3] },
+                batch_size: 2,
+                foreground_fraction: 0.5,
+                workers: 2,
+                augment: true,
+            },
+            optim: OptimConfig {
+                kind: OptimizerKind::Adam,
+                learning_rate: if tiny { 3e-3 } else { 1e-3 },
+                poly_power: 0.9,
+                momentum: 0.99,
+                weight_decay: 0.0,
+            },
+            metakd: MetaKdConfig {
+                kd_weight: 0.1,
+                meta_every: if tiny { 20 } else { 100 },
+                meta_steps: if tiny { 4 } else { 10 },
+                meta_learning_rate: 1e-2,
+                meta_weight_decay: 5e-4,
+            },
+            checkpoint_every: if tiny { 100 } else { 500 },
+            validate_every: if tiny { 100 } else { 250 },
+            validation_patches: if tiny { 4 } else { 8 },
+        }
+    }
+
+    /// Reads a TOML configuration file.
+    pub fn read(path: &Path) -> Result<TrainConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: TrainConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("training configuration serialises to TOML")
+    }
+
+    /// Checks the settings that would otherwise fail late.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        self.model
+            .check()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let multiple = self.model.size_multiple();
+        if self.data.patch.iter().any(|p| *p == 0 || p % multiple != 0) {
+            return invalid(format!(
+                "patch {:?} must be made of positive multiples of {multiple} for this network",
+                self.data.patch
+            ));
+        }
+        if self.iterations == 0 {
+            return invalid("iterations must be at least 1".into());
+        }
+        if self.data.batch_size == 0 {
+            return invalid("batch_size must be at least 1".into());
+        }
+        if !(self.optim.learning_rate > 0.0) {
+            return invalid("learning_rate must be positive".into());
+        }
+        if self.checkpoint_every == 0 || self.validate_every == 0 || self.metakd.meta_every == 0 {
+            return invalid(
+                "checkpoint_every, validate_every and meta_every must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The augmentation the data pipeline applies.
+    pub fn augment(&self) -> AugmentConfig {
+        if self.data.augment {
+            AugmentConfig::default()
+        } else {
+            AugmentConfig::none()
+        }
+    }
+}

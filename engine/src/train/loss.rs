@@ -1,0 +1,85 @@
+//! Loss functions (`methods.md` §2.4 and §5.4), on burn tensors so autodiff sees them.
+//!
+//! * [`soft_dice`]: per-sample soft Dice with +1 in the denominator only, `1 − mean` over
+//!   samples and the three region channels.
+//! * [`bce_with_logits`]: binary cross-entropy from logits, mean over samples and voxels for
+//!   each channel, **summed** over the channels (as the released code).
+//! * [`pairwise_weighted_l1`]: MetaKD's distillation: for every ordered pair (i, j) of
+//!   different modalities both available in a sample, `w_i / w_j · mean |sg(f_i) − f_j|`; the
+//!   ratio is a constant (no gradient reaches the weights), the teacher's feature is detached.
+
+use crate::study::{Availability, Modality};
+use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::{Tensor, TensorData};
+
+/// `1 − mean_{n,c} (2 Σ p t) / (Σ p + Σ t + 1)` with `p = σ(logits)`; shapes `[N, C, D, H, W]`.
+pub fn soft_dice(logits: Tensor<5>, targets: Tensor<5>) -> Tensor<1> {
+    let [n, c, d, h, w] = logits.dims();
+    let p = sigmoid(logits).reshape([n, c, d * h * w]);
+    let t = targets.reshape([n, c, d * h * w]);
+    let intersection = (p.clone() * t.clone()).sum_dim(2);
+    let denominator = p.sum_dim(2) + t.sum_dim(2) + 1.0;
+    let dice = intersection * 2.0 / denominator;
+    dice.mean().neg() + 1.0
+}
+
+/// Binary cross-entropy with logits, summed over channels of the per-channel means.
+pub fn bce_with_logits(logits: Tensor<5>, targets: Tensor<5>) -> Tensor<1> {
+    let channels = logits.dims()[1] as f64;
+    // max(z, 0) − z t + log(1 + e^{−|z|}): exact and never overflows.
+    let softplus_tail = logits.clone().abs().neg().exp().log1p();
+    let per_voxel = relu(logits.clone()) - logits * targets + softplus_tail;
+    per_voxel.mean() * channels
+}
+
+/// MetaKD's pairwise modality-weighted L1 distillation on `[N, 4, C, d, h, w]` bottleneck
+/// features, averaged over the batch; `None` when no sample has two modalities.
+pub fn pairwise_weighted_l1(
+    bottlenecks: Tensor<6>,
+    availability: &[Availability],
+    weights: [f32; 4],
+) -> Option<Tensor<1>> {
+    let [n, m, c, d, h, w] = bottlenecks.dims();
+    let features = bottlenecks.reshape([n, m, c * d * h * w]);
+    let device = features.device();
+    let mut total: Option<Tensor<1>> = None;
+    for (i, teacher) in Modality::ALL.into_iter().enumerate() {
+        for (j, student) in Modality::ALL.into_iter().enumerate() {
+            let both: Vec<f32> = availability
+                .iter()
+                .map(|a| {
+                    f32::from(u8::from(
+                        i != j && a.contains(teacher) && a.contains(student),
+                    ))
+                })
+                .collect();
+            if both.iter().all(|v| *v == 0.0) {
+                continue;
+            }
+            let ratio = weights[i] / weights[j];
+            let t = features.clone().narrow(1, i, 1).detach();
+            let s = features.clone().narrow(1, j, 1);
+            let per_sample = (t - s).abs().mean_dim(2).reshape([n]);
+            let mask = Tensor::<1>::from_data(TensorData::new(both, [n]), &device);
+            let term = (per_sample * mask).sum() * f64::from(ratio) / n as f64;
+            total = Some(match total {
+                Some(sum) => sum + term,
+                None => term,
+            });
+        }
+    }
+    total
+}
+
+/// Dice + BCE, the segmentation loss of MetaKD and LCKD.
+pub fn segmentation(logits: Tensor<5>, targets: Tensor<5>) -> (Tensor<1>, [f32; 2]) {
+    let dice = soft_dice(logits.clone(), targets.clone());
+    let bce = bce_with_logits(logits, targets);
+    let parts = [scalar(&dice), scalar(&bce)];
+    (dice + bce, parts)
+}
+
+/// The value of a one-element tensor.
+pub fn scalar(t: &Tensor<1>) -> f32 {
+    t.clone().into_scalar::<f32>()
+}

@@ -1,0 +1,441 @@
+//! The training loop shared by every strategy (see the module docs of [`crate::train`]).
+
+use super::batch::TensorBatch;
+use super::checkpoint::{self, CHECKPOINT_FILE};
+use super::config::{Compute, Method, OptimConfig, OptimizerKind, TrainConfig};
+use super::loss::{scalar, segmentation};
+use super::metakd::MetaKd;
+use super::strategy::{Baseline, Strategy};
+use super::TrainError;
+use crate::data::augment::AugmentConfig;
+use crate::data::cases::{CaseList, Split};
+use crate::data::dataset::{load_split, Requirements};
+use crate::data::error::OnBadCase;
+use crate::data::loader::{make_batch, Batch, Loader, LoaderConfig, SubsetScope};
+use crate::data::patches::PatchConfig;
+use crate::data::preprocess::{PreparedCase, PreprocessConfig};
+use crate::data::subsets::SubsetSampler;
+use crate::model::file::{ModelMeta, RUN_MODEL_FILE};
+use crate::model::{MetaKdNet, ModelFile};
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::Device;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The files of a run folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPaths {
+    pub dir: PathBuf,
+}
+
+impl RunPaths {
+    pub fn new(dir: &Path) -> RunPaths {
+        RunPaths {
+            dir: dir.to_path_buf(),
+        }
+    }
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("run.toml")
+    }
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join("metrics.jsonl")
+    }
+    pub fn checkpoint(&self) -> PathBuf {
+        self.dir.join(CHECKPOINT_FILE)
+    }
+    pub fn model(&self) -> PathBuf {
+        self.dir.join(RUN_MODEL_FILE)
+    }
+}
+
+/// One network iteration's numbers (also one line of `metrics.jsonl`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StepMetrics {
+    pub iteration: u64,
+    pub loss: f32,
+    pub dice_loss: f32,
+    pub bce_loss: f32,
+    /// The strategy's extra term before its weight (MetaKD's distillation), if any.
+    pub kd_loss: Option<f32>,
+    pub learning_rate: f64,
+    /// FLAIR, T1, T1ce, T2.
+    pub modality_weights: Option<[f32; 4]>,
+    /// The modalities the batch kept, e.g. `FLAIR+T1ce`.
+    pub subset: String,
+    /// Wall time of this iteration (meta round included).
+    pub seconds: f64,
+}
+
+/// Patch-level validation Dice (WT, TC, ET) with all modalities.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ValidationMetrics {
+    pub iteration: u64,
+    pub val_dice: [f32; 3],
+}
+
+/// What a run reports while it works.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainEvent {
+    Started {
+        run_dir: PathBuf,
+        first_iteration: u64,
+        iterations: u64,
+        train_cases: usize,
+        val_cases: usize,
+        /// Cases skipped, each naming its file and the problem.
+        problems: Vec<String>,
+    },
+    Step(StepMetrics),
+    Validation(ValidationMetrics),
+    Checkpoint {
+        iteration: u64,
+    },
+    Finished(TrainOutcome),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainOutcome {
+    /// All iterations done; the model file is written.
+    Completed { model: PathBuf },
+    /// Stopped on request before `iteration`; the checkpoint lets `--resume` go on.
+    Stopped { iteration: u64, checkpoint: PathBuf },
+}
+
+/// The compute device of a configuration, with autodiff.
+pub fn training_device(compute: Compute) -> Result<Device, TrainError> {
+    Ok(crate::compute::device(compute)
+        .map_err(TrainError::Device)?
+        .autodiff())
+}
+
+fn optimizer(config: &OptimConfig) -> ModuleOptimizer {
+    let decay =
+        (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32));
+    match config.kind {
+        OptimizerKind::Sgd => SgdConfig::new()
+            .with_momentum(Some(MomentumConfig {
+                momentum: config.momentum,
+                dampening: 0.0,
+                nesterov: true,
+            }))
+            .with_weight_decay(decay)
+            .init(),
+        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(decay).init(),
+    }
+}
+
+/// Poly decay: `lr · (1 − t/T)^power`.
+pub fn learning_rate(config: &TrainConfig, iteration: u64) -> f64 {
+    let progress = iteration as f64 / config.iterations as f64;
+    config.optim.learning_rate * (1.0 - progress).max(0.0).powf(config.optim.poly_power)
+}
+
+/// The training and meta-validation/validation cases. Without a `val` split, the last sixth
+/// of the training cases (at least one, when there are two or more) is held out.
+fn load_data(
+    data: &Path,
+) -> Result<(Vec<Arc<PreparedCase>>, Vec<Arc<PreparedCase>>, Vec<String>), TrainError> {
+    let (list, problems) = CaseList::open(data)?;
+    let prep = PreprocessConfig::default();
+    let needs = Requirements::default();
+    let train = load_split(
+        &list,
+        Split::Train,
+        &problems,
+        needs,
+        &prep,
+        OnBadCase::Skip,
+    )?;
+    let mut report: Vec<String> = train
+        .report
+        .problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let mut train_cases = train.cases;
+    let val_cases = if list.split(Split::Val).next().is_some() {
+        let val = load_split(&list, Split::Val, &[], needs, &prep, OnBadCase::Skip)?;
+        report.extend(val.report.problems.iter().map(|p| p.to_string()));
+        val.cases
+    } else if train_cases.len() >= 2 {
+        let held = (train_cases.len() / 6).max(1);
+        train_cases.split_off(train_cases.len() - held)
+    } else {
+        train_cases.clone()
+    };
+    Ok((train_cases, val_cases, report))
+}
+
+fn loader_config(config: &TrainConfig, stage2: bool) -> LoaderConfig {
+    LoaderConfig {
+        batch_size: config.data.batch_size,
+        workers: config.data.workers,
+        prefetch: 2 * config.data.workers.max(1),
+        patch: PatchConfig {
+            size: config.data.patch,
+            foreground_fraction: config.data.foreground_fraction,
+        },
+        augment: config.augment(),
+        subsets: if stage2 {
+            SubsetSampler::MetaKd
+        } else {
+            SubsetSampler::Full
+        },
+        scope: SubsetScope::Batch,
+        seed: config.seed.wrapping_add(u64::from(stage2)),
+        batches: Some(if stage2 {
+            config.iterations
+        } else {
+            config.warmup_iterations
+        }),
+    }
+}
+
+/// Single all-modality patches for meta-validation (`seed_offset` separates the streams).
+fn single_patch_config(config: &TrainConfig, seed_offset: u64, augment: bool) -> LoaderConfig {
+    LoaderConfig {
+        batch_size: 1,
+        workers: 0,
+        prefetch: 1,
+        patch: PatchConfig {
+            size: config.data.patch,
+            foreground_fraction: 0.5,
+        },
+        augment: if augment {
+            config.augment()
+        } else {
+            AugmentConfig::none()
+        },
+        subsets: SubsetSampler::Full,
+        scope: SubsetScope::Batch,
+        seed: config.seed.wrapping_add(seed_offset),
+        batches: None,
+    }
+}
+
+fn strategy(
+    config: &TrainConfig,
+    val_cases: &[Arc<PreparedCase>],
+    device: &Device,
+) -> Box<dyn Strategy> {
+    match config.method {
+        Method::Baseline => Box::new(Baseline),
+        Method::Metakd => Box::new(MetaKd::new(
+            config.metakd.clone(),
+            config.seed,
+            val_cases.to_vec(),
+            single_patch_config(config, 100, true),
+            device,
+        )),
+    }
+}
+
+/// Hard Dice per region over all validation patches pooled (1 when both are empty).
+fn validate(net: &MetaKdNet, patches: &[Batch], device: &Device) -> [f32; 3] {
+    let net = net.valid();
+    let inner = device.clone().inner();
+    let mut counts = [[0f64; 3]; 3]; // [region][intersection, predicted, reference]
+    for patch in patches {
+        let batch = TensorBatch::new(patch, &inner);
+        let logits = net.forward(batch.images, &batch.availability, None).logits;
+        let predicted: Vec<f32> = logits.into_data().try_to_vec::<f32>().expect("f32 logits");
+        let voxels = predicted.len() / (3 * patch.len());
+        for (i, (p, t)) in predicted.iter().zip(&patch.targets).enumerate() {
+            let region = (i / voxels) % 3;
+            let (p, t) = (*p > 0.0, *t != 0);
+            counts[region][0] += f64::from(u8::from(p && t));
+            counts[region][1] += f64::from(u8::from(p));
+            counts[region][2] += f64::from(u8::from(t));
+        }
+    }
+    counts.map(|[i, p, t]| {
+        if p + t == 0.0 {
+            1.0
+        } else {
+            (2.0 * i / (p + t)) as f32
+        }
+    })
+}
+
+fn append_line(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainError> {
+    let io = |e: std::io::Error| TrainError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot append metrics: {e}"),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    let mut line = serde_json::to_vec(value).expect("metrics serialise");
+    line.push(b'\n');
+    file.write_all(&line).map_err(io)
+}
+
+/// Runs (or, with `resume`, continues) a training run in `run_dir` on the cases of `data`
+/// (see the module docs). `stop` asks the loop to checkpoint and return at the next iteration.
+pub fn train(
+    config: &TrainConfig,
+    data: &Path,
+    run_dir: &Path,
+    resume: bool,
+    stop: &AtomicBool,
+    events: &Sender<TrainEvent>,
+) -> Result<TrainOutcome, TrainError> {
+    config.check()?;
+    let paths = RunPaths::new(run_dir);
+    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::Io {
+        path: run_dir.to_path_buf(),
+        message: format!("cannot create the run folder: {e}"),
+    })?;
+    let device = training_device(config.compute)?;
+    device.seed(config.seed);
+    let (train_cases, val_cases, problems) = load_data(data)?;
+    let mut strategy = strategy(config, &val_cases, &device);
+    let fresh =
+        MetaKdNet::new(&config.model, &device).map_err(|e| TrainError::Device(e.to_string()))?;
+    let (mut net, mut optim, first) = if resume {
+        let ck = checkpoint::load(&paths.checkpoint(), fresh, optimizer(&config.optim))?;
+        strategy.load_state(&ck.strategy_state)?;
+        (ck.net, ck.optim, ck.iteration)
+    } else {
+        atomic_write_text(&paths.config(), &config.to_toml())?;
+        let _ = std::fs::remove_file(paths.metrics());
+        (fresh, optimizer(&config.optim), 0)
+    };
+    let validation: Vec<Batch> = (0..config.validation_patches as u64)
+        .map(|i| make_batch(&val_cases, &single_patch_config(config, 200, false), i))
+        .collect();
+    let send = |e: TrainEvent| {
+        let _ = events.send(e);
+    };
+    send(TrainEvent::Started {
+        run_dir: run_dir.to_path_buf(),
+        first_iteration: first,
+        iterations: config.iterations,
+        train_cases: train_cases.len(),
+        val_cases: val_cases.len(),
+        problems,
+    });
+    let mut loader: Option<(bool, Loader)> = None;
+    for t in first..config.iterations {
+        if stop.load(Ordering::SeqCst) {
+            checkpoint::save(
+                &paths.checkpoint(),
+                t,
+                strategy.name(),
+                &net,
+                &optim,
+                &strategy.save_state()?,
+            )?;
+            let outcome = TrainOutcome::Stopped {
+                iteration: t,
+                checkpoint: paths.checkpoint(),
+            };
+            send(TrainEvent::Finished(outcome.clone()));
+            return Ok(outcome);
+        }
+        let started = Instant::now();
+        strategy.before_iteration(t, &net)?;
+        let stage2 = t >= config.warmup_iterations;
+        if loader.as_ref().is_none_or(|(s, _)| *s != stage2) {
+            let cfg = loader_config(config, stage2);
+            loader = Some((stage2, Loader::spawn_from(train_cases.clone(), cfg, t)?));
+        }
+        let (_, stream) = loader.as_mut().expect("loader just made");
+        let batch = stream.next_batch().unwrap_or_else(|| {
+            Err(crate::data::error::DataError::Loader(
+                "the batch stream ended early".into(),
+            ))
+        })?;
+        let batch = TensorBatch::new(&batch, &device);
+        let output = net.forward(batch.images.clone(), &batch.availability, None);
+        let (segmentation_loss, [dice_loss, bce_loss]) =
+            segmentation(output.logits.clone(), batch.targets.clone());
+        let extra = strategy.extra_loss(&output, &batch);
+        let kd_loss = extra.as_ref().map(|e| e.value);
+        let loss = match extra {
+            Some(e) => segmentation_loss + e.weighted,
+            None => segmentation_loss,
+        };
+        let loss_value = scalar(&loss);
+        if !loss_value.is_finite() {
+            return Err(TrainError::Device(format!(
+                "the loss became {loss_value} at iteration {t}; lower learning_rate in the configuration"
+            )));
+        }
+        let lr = learning_rate(config, t);
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = optim.step(lr, net, grads);
+        let step = StepMetrics {
+            iteration: t,
+            loss: loss_value,
+            dice_loss,
+            bce_loss,
+            kd_loss,
+            learning_rate: lr,
+            modality_weights: strategy.modality_weights(),
+            subset: batch
+                .availability
+                .first()
+                .map(|a| a.label())
+                .unwrap_or_default(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        append_line(&paths.metrics(), &step)?;
+        send(TrainEvent::Step(step));
+        let done = t + 1;
+        if done % config.validate_every == 0 || done == config.iterations {
+            let metrics = ValidationMetrics {
+                iteration: done,
+                val_dice: validate(&net, &validation, &device),
+            };
+            append_line(&paths.metrics(), &metrics)?;
+            send(TrainEvent::Validation(metrics));
+        }
+        if done % config.checkpoint_every == 0 || done == config.iterations {
+            checkpoint::save(
+                &paths.checkpoint(),
+                done,
+                strategy.name(),
+                &net,
+                &optim,
+                &strategy.save_state()?,
+            )?;
+            send(TrainEvent::Checkpoint { iteration: done });
+        }
+    }
+    let meta = ModelMeta {
+        config: config.model.clone(),
+        method: strategy.name().to_string(),
+        iterations: config.iterations,
+        modality_weights: strategy.modality_weights(),
+        patch: config.data.patch,
+    };
+    ModelFile::from_net(&net.valid(), meta)?.write(&paths.model())?;
+    let outcome = TrainOutcome::Completed {
+        model: paths.model(),
+    };
+    send(TrainEvent::Finished(outcome.clone()));
+    Ok(outcome)
+}
+
+fn atomic_write_text(path: &Path, text: &str) -> Result<(), TrainError> {
+    crate::atomic_file::write(path, text.as_bytes()).map_err(|e| TrainError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot write: {e}"),
+    })
+}
+
+/// The configuration a run folder was started with (for `--resume`).
+pub fn run_config(run_dir: &Path) -> Result<TrainConfig, TrainError> {
+    Ok(TrainConfig::read(&RunPaths::new(run_dir).config())?)
+}

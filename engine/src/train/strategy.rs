@@ -1,0 +1,68 @@
+//! Training strategies behind one trait: what a method adds to the plain segmentation step.
+//!
+//! Every strategy trains the same network with the same loop (`train::run`); a strategy adds a
+//! loss term on the forward pass's output (distillation), runs its periodic hook (MetaKD's
+//! meta-validation round), and saves and restores its own state with checkpoints.
+
+use super::batch::TensorBatch;
+use super::TrainError;
+use crate::model::{MetaKdNet, NetOutput};
+use burn::tensor::Tensor;
+
+/// The extra loss term of one step and its value for the metrics log.
+pub struct ExtraLoss {
+    /// Already multiplied by its weight (λ).
+    pub weighted: Tensor<1>,
+    /// The unweighted value.
+    pub value: f32,
+}
+
+/// One training method (see the module docs).
+pub trait Strategy: Send {
+    /// The method's name (`baseline`, `metakd`, …).
+    fn name(&self) -> &'static str;
+
+    /// Runs before network iteration `iteration` (e.g. a meta round every V iterations).
+    fn before_iteration(&mut self, iteration: u64, net: &MetaKdNet) -> Result<(), TrainError>;
+
+    /// The method's loss term on this step's output, if it has one.
+    fn extra_loss(&self, output: &NetOutput, batch: &TensorBatch) -> Option<ExtraLoss>;
+
+    /// The modality weights the method currently uses (FLAIR, T1, T1ce, T2), if any.
+    fn modality_weights(&self) -> Option<[f32; 4]>;
+
+    /// The method's state for a checkpoint.
+    fn save_state(&self) -> Result<Vec<u8>, TrainError>;
+
+    /// Restores what [`Strategy::save_state`] wrote.
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), TrainError>;
+}
+
+/// Modality dropout only: the plain segmentation loss, nothing else.
+pub struct Baseline;
+
+impl Strategy for Baseline {
+    fn name(&self) -> &'static str {
+        "baseline"
+    }
+
+    fn before_iteration(&mut self, _: u64, _: &MetaKdNet) -> Result<(), TrainError> {
+        Ok(())
+    }
+
+    fn extra_loss(&self, _: &NetOutput, _: &TensorBatch) -> Option<ExtraLoss> {
+        None
+    }
+
+    fn modality_weights(&self) -> Option<[f32; 4]> {
+        None
+    }
+
+    fn save_state(&self) -> Result<Vec<u8>, TrainError> {
+        Ok(Vec::new())
+    }
+
+    fn load_state(&mut self, _: &[u8]) -> Result<(), TrainError> {
+        Ok(())
+    }
+}

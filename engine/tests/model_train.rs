@@ -1,0 +1,380 @@
+//! The network, losses, MetaKD's distillation weights, checkpoints and a short training run,
+//! on burn's CPU backend (the same code runs on wgpu; `tests/` runs it on lavapipe too).
+
+use burn::tensor::{Device, Tensor, TensorData};
+use engine::model::network::{availability_mask, fuse_bottlenecks};
+use engine::model::{MetaKdNet, ModelConfig, Preset};
+use engine::study::{Availability, Modality};
+use engine::train::loss::{bce_with_logits, pairwise_weighted_l1, scalar, soft_dice};
+
+fn cpu() -> Device {
+    Device::flex()
+}
+
+fn t5(values: Vec<f32>, shape: [usize; 5], device: &Device) -> Tensor<5> {
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec().unwrap()
+}
+
+#[test]
+fn soft_dice_and_bce_match_hand_computed_values() {
+    let device = cpu();
+    // One sample, one channel, two voxels: logits 0 and ln 3 → p = 0.5, 0.75; targets 1, 0.
+    let logits = t5(vec![0.0, 3f32.ln()], [1, 1, 1, 1, 2], &device);
+    let targets = t5(vec![1.0, 0.0], [1, 1, 1, 1, 2], &device);
+    // Dice = 2·0.5 / (1.25 + 1 + 1) = 1 / 3.25.
+    let dice = scalar(&soft_dice(logits.clone(), targets.clone()));
+    assert!((dice - (1.0 - 1.0 / 3.25)).abs() < 1e-6, "{dice}");
+    // BCE = mean(−ln 0.5, −ln 0.25) for the single channel.
+    let bce = scalar(&bce_with_logits(logits, targets));
+    let expected = (2f32.ln() + 4f32.ln()) / 2.0;
+    assert!((bce - expected).abs() < 1e-5, "{bce} vs {expected}");
+}
+
+#[test]
+fn bce_is_summed_over_channels_and_stable_for_large_logits() {
+    let device = cpu();
+    let logits = t5(vec![100.0, -100.0, 0.0, 0.0], [1, 2, 1, 1, 2], &device);
+    let targets = t5(vec![1.0, 0.0, 1.0, 0.0], [1, 2, 1, 1, 2], &device);
+    // Channel 0: both right with huge margins (≈ 0); channel 1: ln 2 each.
+    let bce = scalar(&bce_with_logits(logits, targets));
+    assert!((bce - 2f32.ln()).abs() < 1e-5, "{bce}");
+}
+
+#[test]
+fn distillation_weights_ratios_and_detaches_the_teacher() {
+    let device = cpu().autodiff();
+    // One sample, features of 2 numbers per modality; only FLAIR (0) and T1ce (2) available.
+    let f = [1.0f32, 2.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0];
+    let features = Tensor::<6>::from_data(TensorData::new(f.to_vec(), [1, 4, 2, 1, 1, 1]), &device)
+        .require_grad();
+    let available = [Availability::from_modalities([
+        Modality::Flair,
+        Modality::T1ce,
+    ])];
+    let w = [0.4f32, 0.1, 0.2, 0.3];
+    let kd = pairwise_weighted_l1(features.clone(), &available, w).expect("two modalities");
+    // Pairs FLAIR→T1ce and T1ce→FLAIR: mean |f_F − f_C| = (3 + 2) / 2 = 2.5.
+    let expected = (w[0] / w[2] + w[2] / w[0]) * 2.5;
+    assert!((scalar(&kd) - expected).abs() < 1e-5);
+    let grads = kd.backward();
+    let g = values(features.grad(&grads).expect("features get a gradient"));
+    // Student FLAIR gets only the T1ce→FLAIR term: (w_C/w_F) · sign(f_F − f_C) / 2.
+    let s_flair = w[2] / w[0] / 2.0;
+    assert!(
+        (g[0] - (-s_flair)).abs() < 1e-6 && (g[1] - s_flair).abs() < 1e-6,
+        "{g:?}"
+    );
+    // Student T1ce gets only the FLAIR→T1ce term.
+    let s_t1ce = w[0] / w[2] / 2.0;
+    assert!(
+        (g[4] - s_t1ce).abs() < 1e-6 && (g[5] - (-s_t1ce)).abs() < 1e-6,
+        "{g:?}"
+    );
+    // Missing modalities take no part.
+    assert_eq!((g[2], g[3], g[6], g[7]), (0.0, 0.0, 0.0, 0.0));
+    // Fewer than two modalities: no distillation at all.
+    assert!(pairwise_weighted_l1(
+        features,
+        &[Availability::from_modalities([Modality::T2])],
+        w
+    )
+    .is_none());
+}
+
+#[test]
+fn missing_bottlenecks_are_the_mean_of_the_available_ones_then_gated() {
+    let device = cpu();
+    // Two samples; one number per modality.
+    let f = vec![1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0];
+    let features = Tensor::<6>::from_data(TensorData::new(f, [2, 4, 1, 1, 1, 1]), &device);
+    let available = [
+        Availability::from_modalities([Modality::Flair, Modality::T1ce]),
+        Availability::FULL,
+    ];
+    let mask = availability_mask(&available, &device);
+    let fused = values(fuse_bottlenecks(features.clone(), mask.clone(), None));
+    assert_eq!(fused, vec![1.0, 2.0, 3.0, 2.0, 10.0, 20.0, 30.0, 40.0]);
+    let gate = Tensor::<1>::from_data(TensorData::new(vec![0.1f32, 0.2, 0.3, 0.4], [4]), &device);
+    let gated = values(fuse_bottlenecks(features, mask, Some(gate)));
+    let expected = [0.1, 0.4, 0.9, 0.8, 1.0, 4.0, 9.0, 16.0];
+    for (a, b) in gated.iter().zip(expected) {
+        assert!((a - b).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn network_shapes_and_presets() {
+    let device = cpu();
+    device.seed(3);
+    let config = ModelConfig::preset(Preset::Tiny);
+    let net = MetaKdNet::new(&config, &device).unwrap();
+    let x = Tensor::<5>::zeros([2, 4, 16, 24, 8], &device);
+    let out = net.forward(x, &[Availability::FULL, Availability(0b0101)], None);
+    assert_eq!(out.logits.dims(), [2, 3, 16, 24, 8]);
+    assert_eq!(out.bottlenecks.dims(), [2, 4, 32, 2, 3, 1]);
+    assert!(ModelConfig::preset(Preset::Paper).check().is_err());
+    let separate = ModelConfig {
+        shared_encoder: false,
+        ..ModelConfig::preset(Preset::Tiny)
+    };
+    let net = MetaKdNet::new(&separate, &device).unwrap();
+    let out = net.forward(
+        Tensor::zeros([1, 4, 8, 8, 8], &device),
+        &[Availability::FULL],
+        None,
+    );
+    assert_eq!(out.logits.dims(), [1, 3, 8, 8, 8]);
+}
+
+mod training {
+    use engine::data::phantom::{write_dataset, PhantomConfig, PhantomSize};
+    use engine::infer::Segmenter;
+    use engine::metrics::eval::{evaluate, EvalCase};
+    use engine::model::{ModelFile, Preset};
+    use engine::study::{Availability, Study};
+    use engine::train::config::{Method, TrainConfig};
+    use engine::train::{train, TrainEvent, TrainOutcome};
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+
+    fn small_dataset(dir: &Path, cases: usize) {
+        let config = PhantomConfig {
+            size: PhantomSize::Small,
+            ..PhantomConfig::default()
+        };
+        write_dataset(dir, cases, 5, &config, &|_| {}).unwrap();
+    }
+
+    fn tiny(method: Method, iterations: u64) -> TrainConfig {
+        let mut c = TrainConfig::new(method, Preset::Tiny);
+        c.iterations = iterations;
+        c.warmup_iterations = iterations / 3;
+        c.data.workers = 1;
+        c
+    }
+
+    fn run(
+        config: &TrainConfig,
+        data: &Path,
+        out: &Path,
+        resume: bool,
+    ) -> (TrainOutcome, Vec<TrainEvent>) {
+        let (tx, rx) = mpsc::channel();
+        let outcome = train(config, data, out, resume, &AtomicBool::new(false), &tx).unwrap();
+        drop(tx);
+        (outcome, rx.into_iter().collect())
+    }
+
+    /// A stop request mid-run writes a checkpoint; resuming from it gives exactly the weights
+    /// of an uninterrupted run.
+    #[test]
+    fn checkpoint_then_resume_continues_identically() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 4);
+        let mut config = tiny(Method::Metakd, 6);
+        config.warmup_iterations = 2;
+        config.metakd.meta_every = 2;
+        config.metakd.meta_steps = 1;
+        config.checkpoint_every = 100;
+        config.data.patch = [16; 3];
+        let straight = tmp.path().join("straight");
+        run(&config, &data, &straight, false);
+
+        let interrupted = tmp.path().join("interrupted");
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = mpsc::channel();
+        let outcome = std::thread::scope(|s| {
+            let worker = s.spawn(|| train(&config, &data, &interrupted, false, &stop, &tx));
+            for event in &rx {
+                if let TrainEvent::Step(step) = event {
+                    if step.iteration == 2 {
+                        stop.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                }
+            }
+            worker.join().unwrap().unwrap()
+        });
+        let TrainOutcome::Stopped { iteration, .. } = outcome else {
+            panic!("expected a stop, got {outcome:?}");
+        };
+        assert!((3..6).contains(&iteration), "stopped at {iteration}");
+        assert!(!interrupted.join("model.metakd").exists());
+        run(&config, &data, &interrupted, true);
+
+        // Parameter ids are random per process, so compare what the models compute, and φ.
+        let (a, b) = (
+            ModelFile::read(&straight).unwrap(),
+            ModelFile::read(&interrupted).unwrap(),
+        );
+        assert_eq!(
+            a.meta, b.meta,
+            "same iterations, config and modality weights"
+        );
+        let device = burn::tensor::Device::flex();
+        let (na, nb) = (
+            a.load(&straight, &device).unwrap(),
+            b.load(&interrupted, &device).unwrap(),
+        );
+        let x: Vec<f32> = (0..4 * 16 * 16 * 16)
+            .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
+            .collect();
+        let input = || {
+            burn::tensor::Tensor::<5>::from_data(
+                burn::tensor::TensorData::new(x.clone(), [1, 4, 16, 16, 16]),
+                &device,
+            )
+        };
+        let ya: Vec<f32> = na
+            .forward(input(), &[Availability::FULL], None)
+            .logits
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let yb: Vec<f32> = nb
+            .forward(input(), &[Availability::FULL], None)
+            .logits
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let worst = ya
+            .iter()
+            .zip(&yb)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst <= 1e-6,
+            "resumed model differs from the uninterrupted one by up to {worst}"
+        );
+    }
+
+    /// The `tiny` preset learns the phantom's tumours in a short run: the loss falls and the
+    /// full-modality validation Dice of the whole tumour passes 0.5; the model then segments
+    /// a study into a label map on the study's own grid.
+    #[test]
+    fn tiny_training_learns_and_segments() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 6);
+        let config = tiny(Method::Metakd, 240);
+        let out = tmp.path().join("run");
+        let (outcome, events) = run(&config, &data, &out, false);
+        assert!(matches!(outcome, TrainOutcome::Completed { .. }));
+        let losses: Vec<f32> = events
+            .iter()
+            .filter_map(|e| match e {
+                TrainEvent::Step(s) => Some(s.loss),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(losses.len(), 240);
+        let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+        let (first, last) = (mean(&losses[..30]), mean(&losses[losses.len() - 30..]));
+        assert!(last < 0.7 * first, "loss {first} → {last}");
+        let val = events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                TrainEvent::Validation(v) => Some(v.val_dice),
+                _ => None,
+            })
+            .unwrap();
+        assert!(val[0] >= 0.5, "validation Dice WT {val:?}");
+        let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+        assert!(metrics.lines().count() >= 240);
+        assert!(metrics.contains("\"modality_weights\":["));
+
+        let model = ModelFile::read(&out).unwrap();
+        assert_eq!(model.meta.method, "metakd");
+        let segmenter = Segmenter::open(&out, &burn::tensor::Device::flex()).unwrap();
+        let study = Study::open_folder(&data.join("Phantom_00001")).unwrap();
+        let labels = segmenter
+            .segment(&study, Availability(0b1011), &mut |_, _| true)
+            .unwrap();
+        let image = study.modalities[0].as_ref().unwrap();
+        assert_eq!(labels.shape, image.shape);
+        assert_eq!(labels.affine, image.affine);
+        assert!(labels.data.iter().all(|v| [0.0, 1.0, 2.0, 4.0].contains(v)));
+        assert!(
+            labels.data.iter().any(|v| *v != 0.0),
+            "some tumour is found"
+        );
+
+        // The evaluation table over two subsets of one case.
+        let image = study.modalities[0].as_ref().unwrap();
+        let [sx, sy, sz] = image.voxel_sizes();
+        let case = EvalCase {
+            case: segmenter.prepare(&study).unwrap(),
+            spacing: [sz, sy, sx],
+        };
+        let subsets = [Availability::FULL, Availability(0b0001)];
+        let table = evaluate(&segmenter, "tiny", &[case], &subsets, &mut |_, _| true).unwrap();
+        assert_eq!(table.rows.len(), 2);
+        assert_eq!(table.rows[0].subset, Availability::FULL.label());
+        assert!(table.rows[0].dice[0] > 0.3, "{:?}", table.rows[0].dice);
+        let markdown = table.to_markdown();
+        assert_eq!(markdown.lines().count(), 2 + 2 + 1);
+        assert_eq!(table.to_csv().lines().count(), 1 + 2 + 1);
+    }
+
+    /// A progress callback that says stop cancels the segmentation at once.
+    #[test]
+    fn segmentation_can_be_cancelled() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 1);
+        let device = burn::tensor::Device::flex();
+        let config = engine::model::ModelConfig::preset(Preset::Tiny);
+        let net = engine::model::MetaKdNet::new(&config, &device).unwrap();
+        let meta = engine::model::file::ModelMeta {
+            config,
+            method: "baseline".into(),
+            iterations: 0,
+            modality_weights: None,
+            patch: [16; 3],
+        };
+        let path = tmp.path().join("untrained.metakd");
+        ModelFile::from_net(&net, meta)
+            .unwrap()
+            .write(&path)
+            .unwrap();
+        let segmenter = Segmenter::open(&path, &device).unwrap();
+        let study = Study::open_folder(&data.join("Phantom_00001")).unwrap();
+        let mut calls = 0;
+        let result = segmenter.segment(&study, Availability::FULL, &mut |done, total| {
+            calls += 1;
+            assert!(done <= total && total > 1);
+            false
+        });
+        assert!(matches!(result, Err(engine::infer::InferError::Cancelled)));
+        assert_eq!(calls, 1);
+    }
+
+    /// The same loop on burn's wgpu backend (lavapipe in CI): a few iterations run, the loss is
+    /// finite and a model file is written.
+    #[test]
+    fn training_runs_on_wgpu() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 3);
+        let mut config = tiny(Method::Metakd, 3);
+        config.compute = engine::compute::Compute::Wgpu;
+        config.data.patch = [16; 3];
+        config.metakd.meta_steps = 1;
+        let out = tmp.path().join("run");
+        let (outcome, events) = run(&config, &data, &out, false);
+        assert!(matches!(outcome, TrainOutcome::Completed { .. }));
+        let steps = events
+            .iter()
+            .filter(|e| matches!(e, TrainEvent::Step(s) if s.loss.is_finite()))
+            .count();
+        assert_eq!(steps, 3);
+        assert!(out.join("model.metakd").exists());
+    }
+}

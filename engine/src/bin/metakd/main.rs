@@ -4,9 +4,12 @@
 mod bench;
 mod bench_load;
 mod bench_loader;
+mod eval;
 mod info;
 mod montage;
 mod phantom;
+mod segment;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -32,6 +35,12 @@ enum Command {
     Phantom(phantom::Args),
     /// Render a case's four modalities and labels in three planes to a PNG.
     Montage(montage::Args),
+    /// Train a model (baseline or MetaKD) on a data set folder, or resume a run.
+    Train(train::Args),
+    /// Segment a study with any subset of its modalities into a BraTS label map.
+    Segment(segment::Args),
+    /// Evaluate a model on a split under all 15 modality subsets (Markdown, CSV, JSON).
+    Eval(eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +50,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Phantom(args) => phantom::run(args),
         Command::Montage(args) => montage::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Segment(args) => segment::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }

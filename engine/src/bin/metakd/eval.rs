@@ -1,0 +1,136 @@
+//! `metakd eval`: segments every case of a split with each of the 15 modality subsets and
+//! writes the evaluation table (Dice and HD95 per region, per subset, and the average) as
+//! Markdown, CSV and JSON.
+
+use engine::compute::{self, Compute};
+use engine::data::cases::{CaseList, Split};
+use engine::infer::Segmenter;
+use engine::metrics::eval::{evaluate, EvalCase};
+use engine::model::file::bundled_model_path;
+use engine::study::{discover_case_files, Availability, Study};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A model file or a run folder (default: the bundled desktop model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// The data set folder.
+    #[arg(long)]
+    data: PathBuf,
+    /// Which split to evaluate.
+    #[arg(long, value_parser = ["train", "val", "test"], default_value = "test")]
+    split: String,
+    /// Evaluate only the first N cases of the split.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Folder for eval.md, eval.csv and eval.json (default: print the Markdown table).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Fraction of each window shared with the next.
+    #[arg(long, default_value_t = 0.5)]
+    overlap: f64,
+    #[arg(long, value_parser = ["cpu", "wgpu"], default_value = "cpu")]
+    compute: String,
+}
+
+fn load_cases(args: &Args, segmenter: &Segmenter) -> Result<Vec<EvalCase>, String> {
+    let (list, problems) = CaseList::open(&args.data).map_err(|e| e.to_string())?;
+    for p in problems {
+        eprintln!("skipped: {p}");
+    }
+    let split = Split::parse(&args.split).expect("clap checked the split");
+    let entries: Vec<_> = list
+        .split(split)
+        .take(args.limit.unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
+    if entries.is_empty() {
+        return Err(format!(
+            "{}: no cases in the {split} split; check cases.csv or choose another --split",
+            args.data.display()
+        ));
+    }
+    let mut cases = Vec::new();
+    for entry in entries {
+        let files = discover_case_files(&entry.dir).map_err(|e| e.to_string())?;
+        let study = Study::open_files(&files).map_err(|e| e.to_string())?;
+        if study.labels.is_none() {
+            return Err(format!(
+                "{}: no label map; evaluation needs ground truth for every case",
+                entry.dir.display()
+            ));
+        }
+        let reference = study
+            .modalities
+            .iter()
+            .flatten()
+            .next()
+            .expect("a study has an image");
+        let [sx, sy, sz] = reference.voxel_sizes();
+        let case = segmenter.prepare(&study).map_err(|e| e.to_string())?;
+        cases.push(EvalCase {
+            case,
+            spacing: [sz, sy, sx],
+        });
+    }
+    Ok(cases)
+}
+
+fn eval(args: &Args) -> Result<(), String> {
+    let device = compute::device(Compute::parse(&args.compute).expect("clap checked"))?;
+    let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
+    let mut segmenter = Segmenter::open(&model_path, &device).map_err(|e| e.to_string())?;
+    segmenter.config.overlap = args.overlap;
+    let cases = load_cases(args, &segmenter)?;
+    let subsets = Availability::all_subsets();
+    let started = Instant::now();
+    let table = evaluate(
+        &segmenter,
+        &model_path.display().to_string(),
+        &cases,
+        &subsets,
+        &mut |done, total| {
+            eprint!("\rsegmentation {done}/{total}");
+            true
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    eprintln!(
+        "\n{} cases × {} subsets in {:.1} s",
+        cases.len(),
+        subsets.len(),
+        started.elapsed().as_secs_f64()
+    );
+    match &args.out {
+        None => print!("{}", table.to_markdown()),
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let json = serde_json::to_string_pretty(&table).expect("table serialises");
+            for (name, text) in [
+                ("eval.md", table.to_markdown()),
+                ("eval.csv", table.to_csv()),
+                ("eval.json", json),
+            ] {
+                let path = dir.join(name);
+                engine::atomic_file::write(&path, text.as_bytes())
+                    .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+            }
+            print!("{}", table.to_markdown());
+            eprintln!("wrote eval.md, eval.csv and eval.json to {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match eval(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

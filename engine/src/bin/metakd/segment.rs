@@ -1,0 +1,139 @@
+//! `metakd segment`: segments one study with any subset of its modalities and writes the BraTS
+//! label map with the source image's grid and geometry.
+
+use engine::compute::{self, Compute};
+use engine::infer::{Segmenter, Weighting};
+use engine::model::file::bundled_model_path;
+use engine::study::{Availability, Modality, Study, StudyFiles};
+use engine::volume::write_labels;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A BraTS case folder.
+    #[arg(long, conflicts_with_all = ["flair", "t1", "t1ce", "t2"])]
+    case: Option<PathBuf>,
+    #[arg(long)]
+    flair: Option<PathBuf>,
+    #[arg(long)]
+    t1: Option<PathBuf>,
+    #[arg(long)]
+    t1ce: Option<PathBuf>,
+    #[arg(long)]
+    t2: Option<PathBuf>,
+    /// Modalities to leave out, e.g. `t1ce,flair`.
+    #[arg(long, value_delimiter = ',')]
+    drop: Vec<String>,
+    /// The label map to write (.nii.gz or .nii).
+    #[arg(long)]
+    out: PathBuf,
+    /// A model file or a run folder (default: the bundled desktop model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Fraction of each window shared with the next.
+    #[arg(long, default_value_t = 0.5)]
+    overlap: f64,
+    /// How overlapping windows are combined.
+    #[arg(long, value_parser = ["gaussian", "uniform"], default_value = "gaussian")]
+    weighting: String,
+    /// Window size D,H,W (default: the model's training patch).
+    #[arg(long, value_delimiter = ',')]
+    window: Vec<usize>,
+    #[arg(long, value_parser = ["cpu", "wgpu"], default_value = "cpu")]
+    compute: String,
+}
+
+/// Parses `--drop` into the modalities kept.
+pub fn kept_modalities(drop: &[String]) -> Result<Availability, String> {
+    let mut kept = Availability::FULL;
+    for name in drop {
+        let m = Modality::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| format!("--drop: `{name}` is not one of flair, t1, t1ce, t2"))?;
+        kept = kept.without(m);
+    }
+    if kept.is_empty() {
+        return Err("--drop leaves no modality; keep at least one".into());
+    }
+    Ok(kept)
+}
+
+fn open_study(args: &Args) -> Result<Study, String> {
+    if let Some(dir) = &args.case {
+        return Study::open_folder(dir).map_err(|e| e.to_string());
+    }
+    let files = StudyFiles {
+        name: "study".into(),
+        modalities: [
+            args.flair.clone(),
+            args.t1.clone(),
+            args.t1ce.clone(),
+            args.t2.clone(),
+        ],
+        labels: None,
+    };
+    if files.modalities.iter().all(Option::is_none) {
+        return Err("give --case DIR or at least one of --flair/--t1/--t1ce/--t2".into());
+    }
+    Study::open_files(&files).map_err(|e| e.to_string())
+}
+
+fn segment(args: &Args) -> Result<(), String> {
+    let kept = kept_modalities(&args.drop)?;
+    let study = open_study(args)?;
+    let device =
+        compute::device(Compute::parse(&args.compute).expect("clap checked")).map_err(|e| e)?;
+    let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
+    let mut segmenter = Segmenter::open(&model_path, &device).map_err(|e| e.to_string())?;
+    segmenter.config.overlap = args.overlap;
+    segmenter.config.weighting = match args.weighting.as_str() {
+        "uniform" => Weighting::Uniform,
+        _ => Weighting::Gaussian,
+    };
+    if !args.window.is_empty() {
+        let w: [usize; 3] = args
+            .window
+            .clone()
+            .try_into()
+            .map_err(|_| "--window needs three sizes D,H,W".to_string())?;
+        segmenter.config.window = Some(w);
+    }
+    let started = Instant::now();
+    let labels = segmenter
+        .segment(&study, kept, &mut |done, total| {
+            eprint!("\rwindow {done}/{total}");
+            true
+        })
+        .map_err(|e| e.to_string())?;
+    eprintln!();
+    let bytes: Vec<u8> = labels.data.iter().map(|v| *v as u8).collect();
+    let reference = study
+        .modalities
+        .iter()
+        .flatten()
+        .next()
+        .expect("segmented, so an image exists");
+    write_labels(&args.out, &bytes, reference).map_err(|e| e.to_string())?;
+    let used = Availability(kept.0 & study.available().0);
+    eprintln!(
+        "{}: labels of {} from {} in {:.1} s",
+        args.out.display(),
+        study.name,
+        used.label(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match segment(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! `metakd train`: trains a model on a data set folder, or resumes a run; a progress bar with
+//! loss, iterations per second and ETA; Ctrl-C saves a checkpoint and exits cleanly.
+
+use engine::compute::Compute;
+use engine::model::Preset;
+use engine::train::config::{Method, TrainConfig};
+use engine::train::run::run_config;
+use engine::train::{train, TrainEvent, TrainOutcome};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The data set folder (case folders, optionally a cases.csv with train/val/test splits).
+    #[arg(long, required_unless_present = "resume")]
+    data: Option<PathBuf>,
+    /// Training method.
+    #[arg(long, value_parser = ["baseline", "metakd"], default_value = "metakd")]
+    method: String,
+    /// Network size.
+    #[arg(long, value_parser = ["tiny", "desktop", "paper"], default_value = "desktop")]
+    preset: String,
+    /// A TOML file with every setting (see the README); overrides --method and --preset.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The run folder to create (run.toml, metrics.jsonl, checkpoint.bin, model.metakd).
+    #[arg(long, required_unless_present = "resume")]
+    out: Option<PathBuf>,
+    /// Continue the run in this folder from its checkpoint.
+    #[arg(long, conflicts_with_all = ["data", "config", "out"])]
+    resume: Option<PathBuf>,
+    /// Override the number of iterations.
+    #[arg(long)]
+    iterations: Option<u64>,
+    /// Override the seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where to compute.
+    #[arg(long, value_parser = ["cpu", "wgpu"])]
+    compute: Option<String>,
+}
+
+fn config(args: &Args) -> Result<(TrainConfig, PathBuf, PathBuf, bool), String> {
+    if let Some(run) = &args.resume {
+        let config = run_config(run).map_err(|e| e.to_string())?;
+        let data = config.data_dir.clone().ok_or_else(|| {
+            format!(
+                "{}: run.toml has no data_dir; add `data_dir = \"…\"` to it",
+                run.display()
+            )
+        })?;
+        return Ok((config, data, run.clone(), true));
+    }
+    let data = args.data.clone().expect("clap requires --data");
+    let out = args.out.clone().expect("clap requires --out");
+    let mut config = match &args.config {
+        Some(path) => TrainConfig::read(path).map_err(|e| e.to_string())?,
+        None => {
+            let method = Method::parse(&args.method).expect("clap checked the method");
+            let preset = Preset::parse(&args.preset).expect("clap checked the preset");
+            TrainConfig::new(method, preset)
+        }
+    };
+    if let Some(n) = args.iterations {
+        config.iterations = n;
+        config.warmup_iterations = config.warmup_iterations.min(n);
+    }
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(c) = &args.compute {
+        config.compute = Compute::parse(c).expect("clap checked the compute device");
+    }
+    config.data_dir = Some(std::path::absolute(&data).unwrap_or(data.clone()));
+    config.check().map_err(|e| e.to_string())?;
+    if out.join("checkpoint.bin").exists() {
+        return Err(format!(
+            "{}: already holds a run; use --resume {} to continue it, or choose another --out",
+            out.display(),
+            out.display()
+        ));
+    }
+    Ok((config, data, out, false))
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let (config, data, out, resume) = match config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nstopping: saving a checkpoint after this iteration (Ctrl-C again to quit at once)"
+        );
+    });
+    let (tx, rx) = mpsc::channel();
+    let worker = {
+        let (config, data, out, stop) = (config.clone(), data.clone(), out.clone(), stop.clone());
+        std::thread::spawn(move || train(&config, &data, &out, resume, &stop, &tx))
+    };
+    let bar = ProgressBar::new(config.iterations);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} it  {per_sec}  ETA {eta}  {msg}")
+            .expect("valid progress template"),
+    );
+    let mut last_val = String::new();
+    for event in rx {
+        match event {
+            TrainEvent::Started {
+                first_iteration,
+                train_cases,
+                val_cases,
+                problems,
+                ..
+            } => {
+                for p in problems {
+                    bar.println(format!("skipped: {p}"));
+                }
+                bar.println(format!(
+                    "{} on {train_cases} training and {val_cases} validation cases, {} preset, {} iterations{}",
+                    config.method.name(),
+                    config.model.preset,
+                    config.iterations,
+                    if first_iteration > 0 { format!(" (resuming at {first_iteration})") } else { String::new() }
+                ));
+                bar.set_position(first_iteration);
+                bar.reset_eta();
+            }
+            TrainEvent::Step(s) => {
+                let weights = s
+                    .modality_weights
+                    .map(|w| format!(" w=[{:.2} {:.2} {:.2} {:.2}]", w[0], w[1], w[2], w[3]))
+                    .unwrap_or_default();
+                bar.set_message(format!("loss {:.3}{weights}{last_val}", s.loss));
+                bar.set_position(s.iteration + 1);
+            }
+            TrainEvent::Validation(v) => {
+                let d = v.val_dice;
+                last_val = format!(" val Dice WT {:.2} TC {:.2} ET {:.2}", d[0], d[1], d[2]);
+                bar.println(format!("iteration {}:{last_val}", v.iteration));
+            }
+            TrainEvent::Checkpoint { .. } => {}
+            TrainEvent::Finished(_) => {}
+        }
+    }
+    bar.finish_and_clear();
+    match worker.join() {
+        Ok(Ok(TrainOutcome::Completed { model })) => {
+            eprintln!("done: {}", model.display());
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(TrainOutcome::Stopped {
+            iteration,
+            checkpoint,
+        })) => {
+            eprintln!(
+                "stopped before iteration {iteration}; checkpoint {} (continue with `metakd train --resume {}`)",
+                checkpoint.display(),
+                out.display()
+            );
+            ExitCode::from(130)
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("error: training stopped unexpectedly (internal error); the last checkpoint in {} is intact", out.display());
+            ExitCode::FAILURE
+        }
+    }
+}

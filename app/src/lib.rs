@@ -6,13 +6,15 @@
 //! * [`bench`]: frame-time and memory benchmark.
 //! * [`assign`]: the dialog that assigns roles to opened files.
 //! * [`state`]: plain view state; [`loading`]: background study opening;
-//!   [`recent`]: recent studies; [`screenshot`]: headless rendering to PNG.
+//!   [`recent`]: recent studies; [`screenshot`]: headless rendering to PNG;
+//!   [`segmenting`]: background segmentation of the open study.
 
 pub mod assign;
 pub mod bench;
 pub mod loading;
 pub mod recent;
 pub mod screenshot;
+pub mod segmenting;
 pub mod slice_view;
 pub mod state;
 pub mod viewer;

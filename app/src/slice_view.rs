@@ -54,11 +54,10 @@ pub fn compose_slice(
         _ => vec![0; width * height],
     };
     let classes: Option<Vec<Option<TumourClass>>> = open
-        .labels
-        .as_ref()
+        .overlay()
         .filter(|_| view.overlay.visible)
-        .map(|labels| {
-            let slice = orientation.slice(labels, plane, index);
+        .map(|layer| {
+            let slice = orientation.slice(&layer.labels, plane, index);
             slice
                 .values
                 .iter()

@@ -4,20 +4,54 @@
 
 use engine::study::{LabelConvention, Modality, Region, Study};
 use engine::volume::{Orientation, Plane};
+use std::sync::Arc;
 
 /// A loaded study plus what display needs precomputed once.
 pub struct OpenStudy {
-    pub study: Study,
+    /// Shared with background segmentations.
+    pub study: Arc<Study>,
     pub orientation: Orientation,
-    /// Label values as bytes (frame 0), for fast overlay composition.
-    pub labels: Option<Vec<u8>>,
+    /// Label maps: the study's own (first, "Ground truth") and segmentations made in the app.
+    pub layers: Vec<LabelLayer>,
+    /// The layer drawn as the overlay.
+    pub shown: Option<usize>,
     /// Automatic window (0.5–99.5 percentile) per modality.
     pub auto_window: [Option<Window>; 4],
+    pub voxel_ml: f64,
+}
+
+/// One label map on the study's grid, with its legend counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelLayer {
+    /// "Ground truth", or the modalities a segmentation used ("FLAIR+T1ce").
+    pub name: String,
+    /// Label values as bytes, on-disk order, for fast overlay composition.
+    pub labels: Vec<u8>,
     /// Voxel counts per label class, for the legend.
     pub class_counts: [u64; 3],
     /// Voxel counts per region (WT, TC, ET), for the legend.
     pub region_counts: [u64; 3],
-    pub voxel_ml: f64,
+}
+
+impl LabelLayer {
+    pub fn new(name: String, labels: Vec<u8>, convention: LabelConvention) -> LabelLayer {
+        let mut class_counts = [0u64; 3];
+        let mut region_counts = [0u64; 3];
+        for v in &labels {
+            if let Some(class) = TumourClass::of_label(*v, convention) {
+                class_counts[class.index()] += 1;
+            }
+            for (i, region) in Region::ALL.into_iter().enumerate() {
+                region_counts[i] += u64::from(convention.in_region(*v, region));
+            }
+        }
+        LabelLayer {
+            name,
+            labels,
+            class_counts,
+            region_counts,
+        }
+    }
 }
 
 /// Grey-level window: values at `low` map to black and at `high` to white.
@@ -192,22 +226,19 @@ impl OpenStudy {
         let reference = study.reference();
         let orientation = reference.orientation();
         let voxel_ml = reference.voxel_volume_ml();
-        let labels: Option<Vec<u8>> = study.labels.as_ref().map(|l| {
-            l.frame(0)
-                .iter()
-                .map(|v| engine::study::label_value(*v).unwrap_or(0))
-                .collect()
-        });
-        let mut class_counts = [0u64; 3];
-        let mut region_counts = [0u64; 3];
-        for v in labels.iter().flatten() {
-            if let Some(class) = TumourClass::of_label(*v, study.convention) {
-                class_counts[class.index()] += 1;
-            }
-            for (i, region) in Region::ALL.into_iter().enumerate() {
-                region_counts[i] += u64::from(study.convention.in_region(*v, region));
-            }
-        }
+        let layers: Vec<LabelLayer> = study
+            .labels
+            .as_ref()
+            .map(|l| {
+                let bytes = l
+                    .frame(0)
+                    .iter()
+                    .map(|v| engine::study::label_value(*v).unwrap_or(0))
+                    .collect();
+                LabelLayer::new("Ground truth".into(), bytes, study.convention)
+            })
+            .into_iter()
+            .collect();
         // One thread per modality: the percentile selection is the slow part of opening.
         let auto_window = std::thread::scope(|scope| {
             let jobs = Modality::ALL.map(|m| {
@@ -217,19 +248,29 @@ impl OpenStudy {
             jobs.map(|job| job.join().unwrap_or(None))
         });
         OpenStudy {
-            study,
+            study: Arc::new(study),
             orientation,
-            labels,
+            shown: (!layers.is_empty()).then_some(0),
+            layers,
             auto_window,
-            class_counts,
-            region_counts,
             voxel_ml,
         }
     }
 
+    /// The label map drawn as the overlay, if any.
+    pub fn overlay(&self) -> Option<&LabelLayer> {
+        self.layers.get(self.shown?)
+    }
+
+    /// Adds a label map (a segmentation) and shows it.
+    pub fn add_layer(&mut self, layer: LabelLayer) {
+        self.layers.push(layer);
+        self.shown = Some(self.layers.len() - 1);
+    }
+
     /// Display-grid position of the tumour's centre of mass, if the study has labels.
     pub fn tumour_centre(&self) -> Option<[usize; 3]> {
-        let labels = self.labels.as_ref()?;
+        let labels = &self.overlay()?.labels;
         let [nx, ny, _] = self.orientation.disk_shape;
         let (mut sum, mut n) = ([0f64; 3], 0f64);
         for (index, v) in labels.iter().enumerate() {

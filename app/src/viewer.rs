@@ -4,10 +4,12 @@
 use crate::assign::{Decision, FileAssignment};
 use crate::loading::{LoadJob, StudySource};
 use crate::recent::RecentStudies;
+use crate::segmenting::{ModelChoice, SegmentJob};
 use crate::slice_view::{self, SliceCache, Slot};
+use crate::state::LabelLayer;
 use crate::state::{Layout, OpenStudy, TumourClass, ViewState};
 use egui::{Key, Modifiers, Rect, Vec2};
-use engine::study::{Modality, Region};
+use engine::study::{Availability, Modality, Region};
 use engine::volume::Plane;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,6 +35,10 @@ pub struct Viewer {
     pub assigning: Option<FileAssignment>,
     /// Where to save a screenshot, and the channel the renderer delivers it on.
     pending_screenshot: Option<(PathBuf, Receiver<Arc<egui::ColorImage>>)>,
+    /// The model "Segment" uses.
+    pub model: ModelChoice,
+    /// The segmentation running in the background, if any.
+    pub segmenting: Option<SegmentJob>,
 }
 
 impl Viewer {
@@ -49,6 +55,8 @@ impl Viewer {
             recent,
             pending_screenshot: None,
             assigning: None,
+            model: ModelChoice::default(),
+            segmenting: None,
         }
     }
 
@@ -86,8 +94,11 @@ impl Viewer {
         }
     }
 
-    /// Closes the study and frees its memory.
+    /// Closes the study and frees its memory (a running segmentation of it is cancelled).
     pub fn close_study(&mut self) {
+        if let Some(job) = self.segmenting.take() {
+            job.cancel();
+        }
         self.open = None;
         self.view = None;
         self.caches.clear();
@@ -106,9 +117,69 @@ impl Viewer {
         }
     }
 
+    /// Starts segmenting the open study with the modalities whose boxes are checked.
+    pub fn start_segmenting(&mut self, ctx: &egui::Context) {
+        let (Some(open), Some(view)) = (&self.open, &self.view) else {
+            return;
+        };
+        let kept = Modality::ALL
+            .into_iter()
+            .filter(|m| !view.dropped[m.index()] && open.study.modality(*m).is_some());
+        let availability = Availability::from_modalities(kept);
+        if availability.is_empty() {
+            self.errors
+                .push("Segment: every modality is unchecked; check at least one".into());
+            return;
+        }
+        self.segmenting = Some(SegmentJob::spawn(
+            open.study.clone(),
+            self.model.clone(),
+            availability,
+            ctx.clone(),
+        ));
+    }
+
+    fn poll_segmenting(&mut self) {
+        let Some(job) = &self.segmenting else { return };
+        let Some(result) = job.poll() else { return };
+        let (name, cancelled) = (job.name.clone(), job.is_cancelled());
+        self.segmenting = None;
+        match (result, &mut self.open) {
+            (Ok(labels), Some(open)) => {
+                let taken = open
+                    .layers
+                    .iter()
+                    .filter(|l| l.name.starts_with(&name))
+                    .count();
+                let name = if taken == 0 {
+                    name
+                } else {
+                    format!("{name} ({})", taken + 1)
+                };
+                open.add_layer(LabelLayer::new(name, labels, open.study.convention));
+                self.generation += 1;
+                self.caches.clear();
+            }
+            (Err(_), _) if cancelled => self.notice = Some("Segmentation cancelled".into()),
+            (Err(e), _) => self.errors.push(format!("Segment: {e}")),
+            (Ok(_), None) => {}
+        }
+    }
+
+    /// Writes the shown label layer as NIfTI with the study's geometry.
+    pub fn save_layer(&mut self, path: &std::path::Path) {
+        let Some(open) = &self.open else { return };
+        let Some(layer) = open.overlay() else { return };
+        match engine::volume::write_labels(path, &layer.labels, open.study.reference()) {
+            Ok(()) => self.notice = Some(format!("Saved {}", path.display())),
+            Err(e) => self.errors.push(e.to_string()),
+        }
+    }
+
     /// The whole user interface, drawn into `ui` (the window's root).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.poll_loading();
+        self.poll_segmenting();
         self.handle_dropped_files(ui.ctx());
         self.handle_keys(ui.ctx());
         self.handle_screenshot_event();
@@ -237,7 +308,7 @@ impl Viewer {
     }
 
     fn side_panel(&mut self, ui: &mut egui::Ui) {
-        let (Some(open), Some(view)) = (&self.open, &mut self.view) else {
+        let (Some(open), Some(view)) = (&mut self.open, &mut self.view) else {
             return;
         };
         ui.heading(&open.study.name);
@@ -289,33 +360,95 @@ impl Viewer {
                 }
             });
         }
-        if open.labels.is_none() {
-            return;
-        }
         ui.separator();
         ui.strong("Tumour overlay");
-        ui.checkbox(&mut view.overlay.visible, "Show (S)");
-        ui.add(egui::Slider::new(&mut view.overlay.opacity, 0.0..=1.0).text("Opacity (A/D)"));
-        ui.checkbox(&mut view.overlay.outline, "Outline only (O)");
-        egui::Grid::new("legend").num_columns(2).show(ui, |ui| {
-            for class in TumourClass::ALL {
-                let [r, g, b] = class.rgb();
-                let name =
-                    egui::RichText::new(class.name()).color(egui::Color32::from_rgb(r, g, b));
-                ui.checkbox(&mut view.overlay.class_visible[class.index()], name);
-                ui.label(format!(
-                    "{:.2} mL",
-                    open.class_counts[class.index()] as f64 * open.voxel_ml
-                ));
-                ui.end_row();
+        if open.layers.is_empty() {
+            ui.weak("No label map yet: segment the study below");
+        } else {
+            let shown = open.overlay().map_or(String::new(), |l| l.name.clone());
+            egui::ComboBox::from_label("Layer")
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    for (i, layer) in open.layers.iter().enumerate() {
+                        ui.selectable_value(&mut open.shown, Some(i), &layer.name);
+                    }
+                });
+            ui.checkbox(&mut view.overlay.visible, "Show (S)");
+            ui.add(egui::Slider::new(&mut view.overlay.opacity, 0.0..=1.0).text("Opacity (A/D)"));
+            ui.checkbox(&mut view.overlay.outline, "Outline only (O)");
+        }
+        if let Some(layer) = open.overlay() {
+            egui::Grid::new("legend").num_columns(2).show(ui, |ui| {
+                for class in TumourClass::ALL {
+                    let [r, g, b] = class.rgb();
+                    let name =
+                        egui::RichText::new(class.name()).color(egui::Color32::from_rgb(r, g, b));
+                    ui.checkbox(&mut view.overlay.class_visible[class.index()], name);
+                    ui.label(format!(
+                        "{:.2} mL",
+                        layer.class_counts[class.index()] as f64 * open.voxel_ml
+                    ));
+                    ui.end_row();
+                }
+                for (i, region) in Region::ALL.into_iter().enumerate() {
+                    let ml = layer.region_counts[i] as f64 * open.voxel_ml;
+                    ui.label(region_name(region));
+                    ui.label(format!("{ml:.2} mL"));
+                    ui.end_row();
+                }
+            });
+        }
+        self.segment_section(ui);
+    }
+
+    fn segment_section(&mut self, ui: &mut egui::Ui) {
+        ui.separator();
+        ui.strong("Segment");
+        ui.label(format!("Model: {}", self.model.describe()));
+        ui.horizontal(|ui| {
+            if ui
+                .button("Choose model…")
+                .on_hover_text("A model.metakd file or a training run folder")
+                .clicked()
+            {
+                if let Some(path) = rfd::FileDialog::new()
+                    .add_filter("MetaKD model", &["metakd"])
+                    .pick_file()
+                {
+                    self.model = ModelChoice::Path(path);
+                }
             }
-            for (i, region) in Region::ALL.into_iter().enumerate() {
-                let ml = open.region_counts[i] as f64 * open.voxel_ml;
-                ui.label(region_name(region));
-                ui.label(format!("{ml:.2} mL"));
-                ui.end_row();
+            if self.model != ModelChoice::Bundled && ui.button("Bundled").clicked() {
+                self.model = ModelChoice::Bundled;
             }
         });
+        match &self.segmenting {
+            Some(job) => {
+                ui.add(
+                    egui::ProgressBar::new(job.progress())
+                        .show_percentage()
+                        .text(format!("Segmenting with {}", job.name)),
+                );
+                if ui.button("Cancel").clicked() {
+                    job.cancel();
+                }
+            }
+            None => {
+                if ui.button("Segment with the checked modalities").clicked() {
+                    self.start_segmenting(ui.ctx());
+                }
+            }
+        }
+        let can_save = self.open.as_ref().and_then(|o| o.overlay()).is_some();
+        if can_save && ui.button("Save shown layer as NIfTI…").clicked() {
+            if let Some(path) = rfd::FileDialog::new()
+                .add_filter("NIfTI", &["nii.gz", "nii"])
+                .set_file_name("segmentation.nii.gz")
+                .save_file()
+            {
+                self.save_layer(&path);
+            }
+        }
     }
 
     fn status_bar(&self, ui: &mut egui::Ui) {
@@ -339,8 +472,8 @@ impl Viewer {
                     text.push_str(&format!("  {} {:.1}", m.name(), v));
                 }
             }
-            if let (Some(labels), Some(index)) = (&open.labels, reference.index(disk)) {
-                let value = labels[index];
+            if let (Some(layer), Some(index)) = (open.overlay(), reference.index(disk)) {
+                let value = layer.labels[index];
                 let class = TumourClass::of_label(value, open.study.convention)
                     .map_or("background", |c| c.name());
                 text.push_str(&format!("  label {value} ({class})"));

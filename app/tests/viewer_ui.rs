@@ -97,7 +97,9 @@ fn opens_on_the_tumour_and_steps_slices_with_keys() {
     // The crosshair starts at the lesion's centre of mass (not the volume centre).
     let open = h.state().open.as_ref().unwrap();
     let disk = open.orientation.to_disk(start);
-    assert!(open.labels.as_ref().unwrap()[disk[0] + SHAPE[0] * (disk[1] + SHAPE[1] * disk[2])] > 0);
+    assert!(
+        open.overlay().unwrap().labels[disk[0] + SHAPE[0] * (disk[1] + SHAPE[1] * disk[2])] > 0
+    );
 
     // Keys step the axial slice (the focused view at start): PgUp +1, ↓ -1, Shift+PgUp +5.
     h.key_press(Key::PageUp);
@@ -219,4 +221,38 @@ fn opened_files_get_their_roles_confirmed_before_loading() {
     assert!(open.study.modality(engine::study::Modality::T2).is_some());
     assert!(open.study.modality(engine::study::Modality::T1).is_none());
     assert!(h.state().assigning.is_none());
+}
+
+/// Segmenting with the checked modalities (T1ce unchecked) runs in the background with the
+/// bundled model, adds a layer named after the modalities used and shows it; the layer saves
+/// as NIfTI on the study's grid.
+#[test]
+fn segmenting_with_a_dropped_modality_adds_a_named_layer() {
+    let mut h = harness();
+    h.state_mut().view.as_mut().unwrap().dropped[engine::study::Modality::T1ce.index()] = true;
+    h.get_by_label("Segment with the checked modalities")
+        .click();
+    h.run_steps(1);
+    assert!(h.state().segmenting.is_some());
+    for _ in 0..12_000 {
+        h.step();
+        if h.state().segmenting.is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    let open = h.state().open.as_ref().expect("the study stays open");
+    let names: Vec<&str> = open.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["Ground truth", "FLAIR+T1+T2"]);
+    assert_eq!(open.shown, Some(1));
+    assert_eq!(open.layers[1].labels.len(), SHAPE.iter().product::<usize>());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seg.nii.gz");
+    h.state_mut().save_layer(&path);
+    let saved = engine::volume::Volume::read(&path).unwrap();
+    let study = &h.state().open.as_ref().unwrap().study;
+    assert_eq!(saved.shape, study.reference().shape);
+    assert_eq!(saved.affine, study.reference().affine);
 }

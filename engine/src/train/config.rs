@@ -195,7 +195,7 @@ impl TrainConfig {
         if self.data.batch_size == 0 {
             return invalid("batch_size must be at least 1".into());
         }
-        if !(self.optim.learning_rate > 0.0) {
+        if self.optim.learning_rate.is_nan() || self.optim.learning_rate <= 0.0 {
             return invalid("learning_rate must be positive".into());
         }
         if self.checkpoint_every == 0 || self.validate_every == 0 || self.metakd.meta_every == 0 {

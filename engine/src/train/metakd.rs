@@ -125,7 +125,7 @@ impl Strategy for MetaKd {
     }
 
     fn before_iteration(&mut self, iteration: u64, net: &MetaKdNet) -> Result<(), TrainError> {
-        if iteration % self.config.meta_every == 0 && !self.meta_cases.is_empty() {
+        if iteration.is_multiple_of(self.config.meta_every) && !self.meta_cases.is_empty() {
             self.meta_round(net)?;
         }
         Ok(())

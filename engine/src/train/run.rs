@@ -138,11 +138,12 @@ pub fn learning_rate(config: &TrainConfig, iteration: u64) -> f64 {
     config.optim.learning_rate * (1.0 - progress).max(0.0).powf(config.optim.poly_power)
 }
 
+/// Training cases, (meta-)validation cases and the problems of skipped cases.
+type LoadedData = (Vec<Arc<PreparedCase>>, Vec<Arc<PreparedCase>>, Vec<String>);
+
 /// The training and meta-validation/validation cases. Without a `val` split, the last sixth
 /// of the training cases (at least one, when there are two or more) is held out.
-fn load_data(
-    data: &Path,
-) -> Result<(Vec<Arc<PreparedCase>>, Vec<Arc<PreparedCase>>, Vec<String>), TrainError> {
+fn load_data(data: &Path) -> Result<LoadedData, TrainError> {
     let (list, problems) = CaseList::open(data)?;
     let prep = PreprocessConfig::default();
     let needs = Requirements::default();

@@ -84,8 +84,7 @@ fn open_study(args: &Args) -> Result<Study, String> {
 fn segment(args: &Args) -> Result<(), String> {
     let kept = kept_modalities(&args.drop)?;
     let study = open_study(args)?;
-    let device =
-        compute::device(Compute::parse(&args.compute).expect("clap checked")).map_err(|e| e)?;
+    let device = compute::device(Compute::parse(&args.compute).expect("clap checked"))?;
     let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
     let mut segmenter = Segmenter::open(&model_path, &device).map_err(|e| e.to_string())?;
     segmenter.config.overlap = args.overlap;

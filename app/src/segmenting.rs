@@ -1,0 +1,116 @@
+//! Segmenting the open study off the UI thread: a job runs the engine's sliding-window
+//! segmenter on a worker thread, reports progress through atomics, can be cancelled, and hands
+//! back the label map (on the study's grid) or an error naming the model file.
+
+use engine::compute::{self, Compute};
+use engine::infer::Segmenter;
+use engine::study::{Availability, Study};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, TryRecvError};
+use std::sync::Arc;
+
+/// Which model segments: the bundled one, or a model file / run folder the user chose.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ModelChoice {
+    #[default]
+    Bundled,
+    Path(PathBuf),
+}
+
+impl ModelChoice {
+    pub fn describe(&self) -> String {
+        match self {
+            ModelChoice::Bundled => "bundled (desktop MetaKD)".into(),
+            ModelChoice::Path(p) => p.display().to_string(),
+        }
+    }
+
+    fn open(&self) -> Result<Segmenter, String> {
+        let device = compute::device(Compute::Cpu)?;
+        match self {
+            ModelChoice::Bundled => Segmenter::bundled(&device),
+            ModelChoice::Path(p) => Segmenter::open(p, &device),
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// A segmentation running in the background.
+pub struct SegmentJob {
+    /// The layer name it will get, e.g. `FLAIR+T1+T2`.
+    pub name: String,
+    done: Arc<AtomicUsize>,
+    total: Arc<AtomicUsize>,
+    cancel: Arc<AtomicBool>,
+    receiver: Receiver<Result<Vec<u8>, String>>,
+}
+
+impl SegmentJob {
+    /// Starts segmenting `study` with the modalities in `availability`.
+    pub fn spawn(
+        study: Arc<Study>,
+        model: ModelChoice,
+        availability: Availability,
+        ctx: egui::Context,
+    ) -> SegmentJob {
+        let (sender, receiver) = channel();
+        let done = Arc::new(AtomicUsize::new(0));
+        let total = Arc::new(AtomicUsize::new(0));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (d, t, c) = (done.clone(), total.clone(), cancel.clone());
+        std::thread::spawn(move || {
+            let result = model.open().and_then(|segmenter| {
+                segmenter
+                    .segment(&study, availability, &mut |done, total| {
+                        d.store(done, Ordering::Relaxed);
+                        t.store(total, Ordering::Relaxed);
+                        ctx.request_repaint();
+                        !c.load(Ordering::Relaxed)
+                    })
+                    .map(|labels| labels.data.iter().map(|v| *v as u8).collect())
+                    .map_err(|e| e.to_string())
+            });
+            // The receiver is gone only if the app closed; nothing is left to tell then.
+            let _ = sender.send(result);
+            ctx.request_repaint();
+        });
+        SegmentJob {
+            name: availability.label(),
+            done,
+            total,
+            cancel,
+            receiver,
+        }
+    }
+
+    /// Fraction of windows done (0 until the first is).
+    pub fn progress(&self) -> f32 {
+        let total = self.total.load(Ordering::Relaxed);
+        if total == 0 {
+            0.0
+        } else {
+            self.done.load(Ordering::Relaxed) as f32 / total as f32
+        }
+    }
+
+    /// Asks the worker to stop after the current window.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// The label bytes (on-disk order of the study's grid) once the worker has finished.
+    pub fn poll(&self) -> Option<Result<Vec<u8>, String>> {
+        match self.receiver.try_recv() {
+            Ok(result) => Some(result),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                Some(Err("the segmentation stopped unexpectedly".into()))
+            }
+        }
+    }
+}

@@ -68,7 +68,6 @@ impl SegmentJob {
                         ctx.request_repaint();
                         !c.load(Ordering::Relaxed)
                     })
-                    .map(|labels| labels.data.iter().map(|v| *v as u8).collect())
                     .map_err(|e| e.to_string())
             });
             // The receiver is gone only if the app closed; nothing is left to tell then.

@@ -301,10 +301,14 @@ pub fn stats_of(values: &[f32]) -> expected::Stats {
 /// Integration tests of this crate cannot use `CARGO_BIN_EXE_metakd` (the binary belongs to
 /// `engine`), so the path is derived from the test executable: `<target>/<profile>/deps/test-…`
 /// → `<target>/<profile>/metakd`. Once per test process it runs
-/// `cargo build -p engine --bin metakd` into that target directory and profile (with the cargo
-/// running the tests when `CARGO` is set), which builds a missing binary and keeps an existing
-/// one from being stale; cargo releases its build lock before running tests, so this does not
-/// wait on the outer `cargo test`. Set `METAKD_BIN` to test a given binary instead.
+/// `cargo build --workspace --all-targets` into that target directory and profile (with the
+/// cargo running the tests when `CARGO` is set), which builds a missing binary and keeps an
+/// existing one from being stale; cargo releases its build lock before running tests, so this
+/// does not wait on the outer `cargo test`. It builds the whole workspace with its dev targets
+/// on purpose: that resolves dependency features exactly as `cargo test --workspace` does, so
+/// after the outer build it is a no-op, where `-p engine` alone would resolve burn's features
+/// differently and compile the whole burn stack a second time. Set `METAKD_BIN` to test a
+/// given binary instead.
 pub fn metakd_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
@@ -336,7 +340,7 @@ fn build_metakd(profile_dir: &Path) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root())
-        .args(["build", "--quiet", "-p", "engine", "--bin", "metakd"])
+        .args(["build", "--quiet", "--workspace", "--all-targets"])
         .arg("--target-dir")
         .arg(target_dir);
     match profile_dir.file_name().and_then(|n| n.to_str()) {
@@ -353,7 +357,7 @@ fn build_metakd(profile_dir: &Path) {
         .unwrap_or_else(|e| panic!("cannot run cargo to build metakd: {e}"));
     assert!(
         out.status.success(),
-        "`cargo build -p engine --bin metakd` failed ({}):\n{}",
+        "`cargo build --workspace --all-targets` (for metakd) failed ({}):\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );

@@ -16,7 +16,6 @@ use crate::data::preprocess::{prepare, PreparedCase, PreprocessConfig};
 use crate::model::file::{bundled_model_path, ModelMeta};
 use crate::model::{MetaKdNet, ModelFile, ModelFileError};
 use crate::study::{Availability, LabelConvention, Modality, Study};
-use crate::volume::Volume;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::path::Path;
@@ -208,24 +207,21 @@ impl Segmenter {
         })
     }
 
-    /// Segments `study` with the modalities in `wanted` and returns the label map on the
-    /// study's grid (same shape and geometry as its images).
+    /// Segments `study` with the modalities in `wanted` and returns its BraTS label values on
+    /// the study's grid (on-disk voxel order, like its images; save with `write_labels`).
     pub fn segment(
         &self,
         study: &Study,
         wanted: Availability,
         progress: &mut dyn FnMut(usize, usize) -> bool,
-    ) -> Result<Volume, InferError> {
+    ) -> Result<Vec<u8>, InferError> {
         let case = self.prepare(study)?;
         let segmentation = self.segment_prepared(&case, wanted, progress)?;
-        let reference = study
-            .modalities
-            .iter()
-            .flatten()
-            .next()
-            .expect("prepare succeeded, so the study has an image");
-        let labels = labels_in_source_grid(&case, &segmentation.regions, study.convention);
-        Ok(reference.like(labels.iter().map(|v| f32::from(*v)).collect()))
+        Ok(labels_in_source_grid(
+            &case,
+            &segmentation.regions,
+            study.convention,
+        ))
     }
 }
 

@@ -7,7 +7,7 @@ use engine::data::cases::{CaseList, Split};
 use engine::infer::Segmenter;
 use engine::metrics::eval::{evaluate, EvalCase};
 use engine::model::file::bundled_model_path;
-use engine::study::{discover_case_files, Availability, Study};
+use engine::study::{Availability, Study};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -55,8 +55,7 @@ fn load_cases(args: &Args, segmenter: &Segmenter) -> Result<Vec<EvalCase>, Strin
     }
     let mut cases = Vec::new();
     for entry in entries {
-        let files = discover_case_files(&entry.dir).map_err(|e| e.to_string())?;
-        let study = Study::open_files(&files).map_err(|e| e.to_string())?;
+        let study = Study::open_folder(&entry.dir).map_err(|e| e.to_string())?;
         if study.labels.is_none() {
             return Err(format!(
                 "{}: no label map; evaluation needs ground truth for every case",

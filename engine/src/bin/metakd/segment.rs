@@ -49,9 +49,7 @@ pub struct Args {
 pub fn kept_modalities(drop: &[String]) -> Result<Availability, String> {
     let mut kept = Availability::FULL;
     for name in drop {
-        let m = Modality::ALL
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(name.trim()))
+        let m = Modality::parse(name)
             .ok_or_else(|| format!("--drop: `{name}` is not one of flair, t1, t1ce, t2"))?;
         kept = kept.without(m);
     }
@@ -108,14 +106,13 @@ fn segment(args: &Args) -> Result<(), String> {
         })
         .map_err(|e| e.to_string())?;
     eprintln!();
-    let bytes: Vec<u8> = labels.data.iter().map(|v| *v as u8).collect();
     let reference = study
         .modalities
         .iter()
         .flatten()
         .next()
         .expect("segmented, so an image exists");
-    write_labels(&args.out, &bytes, reference).map_err(|e| e.to_string())?;
+    write_labels(&args.out, &labels, reference).map_err(|e| e.to_string())?;
     let used = Availability(kept.0 & study.available().0);
     eprintln!(
         "{}: labels of {} from {} in {:.1} s",

@@ -8,13 +8,20 @@
 //! * [`state`]: plain view state; [`loading`]: background study opening;
 //!   [`recent`]: recent studies; [`screenshot`]: headless rendering to PNG;
 //!   [`segmenting`]: background segmentation of the open study.
+//! * [`compare`]: comparison across modality dropouts (job and table);
+//!   [`compare_panel`]: its window.
+//! * [`training`]: a training run driven from the viewer; [`train_panel`]: its window.
 
 pub mod assign;
 pub mod bench;
+pub mod compare;
+pub mod compare_panel;
 pub mod loading;
 pub mod recent;
 pub mod screenshot;
 pub mod segmenting;
 pub mod slice_view;
 pub mod state;
+pub mod train_panel;
+pub mod training;
 pub mod viewer;

@@ -26,7 +26,7 @@ impl ModelChoice {
         }
     }
 
-    fn open(&self) -> Result<Segmenter, String> {
+    pub fn open(&self) -> Result<Segmenter, String> {
         let device = compute::device(Compute::Cpu)?;
         match self {
             ModelChoice::Bundled => Segmenter::bundled(&device),

@@ -2,7 +2,7 @@
 //! so it works on any renderer, software included), draws it aspect-correct with the crosshair
 //! and orientation letters, and turns mouse input into changes of the view state.
 
-use crate::state::{OpenStudy, TumourClass, ViewState, Window};
+use crate::state::{Agreement, OpenStudy, TumourClass, ViewState, Window};
 use egui::{Color32, ColorImage, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
 use engine::study::Modality;
 use engine::volume::{Orientation, Plane};
@@ -13,6 +13,8 @@ struct SliceKey {
     plane: Plane,
     index: usize,
     modality: Modality,
+    /// The overlaid layer in effect.
+    layer: Option<usize>,
     window: Option<Window>,
     overlay: crate::state::Overlay,
     radiological: bool,
@@ -25,12 +27,14 @@ pub struct SliceCache {
     entry: Option<(SliceKey, TextureHandle)>,
 }
 
-/// Composes the pixels of `plane` at the crosshair for `modality`.
+/// Composes the pixels of `plane` at the crosshair for `modality`, with the overlay of `layer`
+/// (the shown layer when `None`).
 pub fn compose_slice(
     open: &OpenStudy,
     view: &ViewState,
     plane: Plane,
     modality: Modality,
+    layer: Option<usize>,
 ) -> ColorImage {
     let orientation = &open.orientation;
     let index = view.cursor[plane.normal_axis()];
@@ -53,20 +57,7 @@ pub fn compose_slice(
         }
         _ => vec![0; width * height],
     };
-    let classes: Option<Vec<Option<TumourClass>>> = open
-        .overlay()
-        .filter(|_| view.overlay.visible)
-        .map(|layer| {
-            let slice = orientation.slice(&layer.labels, plane, index);
-            slice
-                .values
-                .iter()
-                .map(|v| {
-                    TumourClass::of_label(*v, open.study.convention)
-                        .filter(|c| view.overlay.class_visible[c.index()])
-                })
-                .collect()
-        });
+    let paint = overlay_paint(open, view, plane, index, layer);
     let mirror = view.radiological && plane != Plane::Sagittal;
     let mut pixels = Vec::with_capacity(width * height);
     for row in 0..height {
@@ -79,20 +70,20 @@ pub fn compose_slice(
             let i = row * width + col;
             let g = grey[i];
             let mut rgb = [g, g, g];
-            if let Some(classes) = &classes {
-                if let Some(class) = classes[i] {
+            if let Some(paint) = &paint {
+                if let Some(colour) = paint[i] {
                     let draw =
-                        !view.overlay.outline || is_edge(classes, width, height, col, row, class);
+                        !view.overlay.outline || is_edge(paint, width, height, col, row, colour);
                     if draw {
                         let alpha = if view.overlay.outline {
                             1.0
                         } else {
                             view.overlay.opacity
                         };
-                        let c = class.rgb();
                         for k in 0..3 {
-                            rgb[k] =
-                                (f32::from(rgb[k]) * (1.0 - alpha) + f32::from(c[k]) * alpha) as u8;
+                            rgb[k] = (f32::from(rgb[k]) * (1.0 - alpha)
+                                + f32::from(colour[k]) * alpha)
+                                as u8;
                         }
                     }
                 }
@@ -107,21 +98,71 @@ pub fn compose_slice(
     }
 }
 
-/// A labelled pixel is on the outline when a 4-neighbour has another class (or lies outside).
+/// The overlay colour of each pixel of the slice (`None`: not painted), or `None` when no
+/// overlay is drawn: tumour classes of the layer, or the agreement of a difference overlay
+/// (of `layer` when set, else of the difference's predicted layer, against its reference).
+fn overlay_paint(
+    open: &OpenStudy,
+    view: &ViewState,
+    plane: Plane,
+    index: usize,
+    layer: Option<usize>,
+) -> Option<Vec<Option<[u8; 3]>>> {
+    if !view.overlay.visible {
+        return None;
+    }
+    let slice_of = |layer: usize| {
+        open.layers
+            .get(layer)
+            .map(|l| open.orientation.slice(&l.labels, plane, index).values)
+    };
+    let convention = open.study.convention;
+    if let Some(d) = view.overlay.difference {
+        // A tile of the comparison grid shows its own condition against the reference.
+        let predicted = slice_of(layer.unwrap_or(d.predicted))?;
+        let reference = slice_of(d.reference)?;
+        return Some(
+            predicted
+                .iter()
+                .zip(&reference)
+                .map(|(p, r)| {
+                    Agreement::of(
+                        convention.in_region(*p, d.region),
+                        convention.in_region(*r, d.region),
+                    )
+                    .map(Agreement::rgb)
+                })
+                .collect(),
+        );
+    }
+    let labels = slice_of(layer.or(open.shown)?)?;
+    Some(
+        labels
+            .iter()
+            .map(|v| {
+                TumourClass::of_label(*v, convention)
+                    .filter(|c| view.overlay.class_visible[c.index()])
+                    .map(TumourClass::rgb)
+            })
+            .collect(),
+    )
+}
+
+/// A painted pixel is on the outline when a 4-neighbour has another colour (or lies outside).
 fn is_edge(
-    classes: &[Option<TumourClass>],
+    paint: &[Option<[u8; 3]>],
     width: usize,
     height: usize,
     col: usize,
     row: usize,
-    class: TumourClass,
+    colour: [u8; 3],
 ) -> bool {
     let same = |c: isize, r: isize| {
         c >= 0
             && r >= 0
             && (c as usize) < width
             && (r as usize) < height
-            && classes[r as usize * width + c as usize] == Some(class)
+            && paint[r as usize * width + c as usize] == Some(colour)
     };
     let (c, r) = (col as isize, row as isize);
     !(same(c - 1, r) && same(c + 1, r) && same(c, r - 1) && same(c, r + 1))
@@ -192,6 +233,8 @@ pub struct Slot {
     pub rect: Rect,
     pub plane: Plane,
     pub modality: Modality,
+    /// The label layer overlaid (the shown one when `None`); named in the caption when set.
+    pub layer: Option<usize>,
 }
 
 /// Draws one view into its slot and handles its mouse input. `generation` identifies the open
@@ -208,6 +251,7 @@ pub fn show(
         rect,
         plane,
         modality,
+        layer,
     } = slot;
     let response = ui.allocate_rect(rect, Sense::click_and_drag());
     let painter = ui.painter_at(rect);
@@ -217,6 +261,7 @@ pub fn show(
         plane,
         index: view.cursor[plane.normal_axis()],
         modality,
+        layer: layer.or(open.shown),
         window: view.window[modality.index()],
         overlay: view.overlay,
         radiological: view.radiological,
@@ -225,7 +270,7 @@ pub fn show(
     let texture = match &cache.entry {
         Some((cached, texture)) if *cached == key => texture.clone(),
         _ => {
-            let image = compose_slice(open, view, plane, modality);
+            let image = compose_slice(open, view, plane, modality, layer);
             let texture = ui.ctx().load_texture(
                 format!("slice-{plane:?}-{modality:?}"),
                 image,
@@ -299,13 +344,16 @@ pub fn show(
         letter,
     );
     let index = view.cursor[plane.normal_axis()];
-    let caption = format!(
+    let mut caption = format!(
         "{} {}/{}  {}",
         plane.name(),
         index + 1,
         open.orientation.slice_count(plane),
         modality.name()
     );
+    if let Some(l) = layer.and_then(|l| open.layers.get(l)) {
+        caption = format!("{}\n{caption}", l.name);
+    }
     painter.text(
         rect.left_top() + Vec2::new(m, m),
         egui::Align2::LEFT_TOP,

@@ -134,6 +134,8 @@ pub enum Layout {
     Single(Plane),
     /// The four modalities in the focused plane, 2×2.
     ModalityGrid(Plane),
+    /// The compared segmentations side by side in the focused plane.
+    CompareGrid(Plane),
 }
 
 /// Label-map overlay settings.
@@ -143,6 +145,59 @@ pub struct Overlay {
     pub opacity: f32,
     pub outline: bool,
     pub class_visible: [bool; 3],
+    /// When set, views show where two layers agree and differ instead of tumour classes.
+    pub difference: Option<Difference>,
+}
+
+/// A TP/FP/FN overlay of one region: `predicted` against `reference` (layer indices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Difference {
+    pub predicted: usize,
+    pub reference: usize,
+    pub region: Region,
+}
+
+/// How a voxel of a difference overlay scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agreement {
+    TruePositive,
+    FalsePositive,
+    FalseNegative,
+}
+
+impl Agreement {
+    pub const ALL: [Agreement; 3] = [
+        Agreement::TruePositive,
+        Agreement::FalsePositive,
+        Agreement::FalseNegative,
+    ];
+
+    /// `None` for a true negative.
+    pub fn of(predicted: bool, reference: bool) -> Option<Agreement> {
+        match (predicted, reference) {
+            (true, true) => Some(Agreement::TruePositive),
+            (true, false) => Some(Agreement::FalsePositive),
+            (false, true) => Some(Agreement::FalseNegative),
+            (false, false) => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Agreement::TruePositive => "Agree (true positive)",
+            Agreement::FalsePositive => "Extra (false positive)",
+            Agreement::FalseNegative => "Missed (false negative)",
+        }
+    }
+
+    /// Colours chosen apart from the class colours: white, magenta, cyan.
+    pub fn rgb(self) -> [u8; 3] {
+        match self {
+            Agreement::TruePositive => [255, 255, 255],
+            Agreement::FalsePositive => [255, 0, 255],
+            Agreement::FalseNegative => [0, 200, 255],
+        }
+    }
 }
 
 impl Default for Overlay {
@@ -152,6 +207,7 @@ impl Default for Overlay {
             opacity: 0.5,
             outline: false,
             class_visible: [true; 3],
+            difference: None,
         }
     }
 }
@@ -266,6 +322,23 @@ impl OpenStudy {
     pub fn add_layer(&mut self, layer: LabelLayer) {
         self.layers.push(layer);
         self.shown = Some(self.layers.len() - 1);
+    }
+
+    /// Adds a segmentation called `name` (numbered "name (2)", … when the name is taken),
+    /// shows it and returns its index.
+    pub fn add_segmentation(&mut self, name: String, labels: Vec<u8>) -> usize {
+        let taken = self
+            .layers
+            .iter()
+            .filter(|l| l.name == name || l.name.starts_with(&format!("{name} (")))
+            .count();
+        let name = if taken == 0 {
+            name
+        } else {
+            format!("{name} ({})", taken + 1)
+        };
+        self.add_layer(LabelLayer::new(name, labels, self.study.convention));
+        self.layers.len() - 1
     }
 
     /// Display-grid position of the tumour's centre of mass, if the study has labels.

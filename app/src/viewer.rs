@@ -2,12 +2,13 @@
 //! study loader. It renders state and delegates: slices to `slice_view`, loading to `loading`.
 
 use crate::assign::{Decision, FileAssignment};
+use crate::compare_panel::{CompareAction, ComparePanel};
 use crate::loading::{LoadJob, StudySource};
 use crate::recent::RecentStudies;
 use crate::segmenting::{ModelChoice, SegmentJob};
 use crate::slice_view::{self, SliceCache, Slot};
-use crate::state::LabelLayer;
 use crate::state::{Layout, OpenStudy, TumourClass, ViewState};
+use crate::train_panel::{TrainAction, TrainPanel};
 use egui::{Key, Modifiers, Rect, Vec2};
 use engine::study::{Availability, Modality, Region};
 use engine::volume::Plane;
@@ -26,7 +27,7 @@ pub struct Viewer {
     pub notice: Option<String>,
     /// The plane that receives keyboard slice stepping.
     pub focus: Plane,
-    caches: HashMap<(Plane, Modality), SliceCache>,
+    caches: HashMap<(Plane, Modality, Option<usize>), SliceCache>,
     /// Bumped whenever the open study changes, so cached textures are rebuilt.
     generation: u64,
     recent: RecentStudies,
@@ -39,6 +40,10 @@ pub struct Viewer {
     pub model: ModelChoice,
     /// The segmentation running in the background, if any.
     pub segmenting: Option<SegmentJob>,
+    /// The "Compare across dropouts" window and its results.
+    pub compare: ComparePanel,
+    /// The "Training" window and its run.
+    pub train: TrainPanel,
 }
 
 impl Viewer {
@@ -57,6 +62,8 @@ impl Viewer {
             assigning: None,
             model: ModelChoice::default(),
             segmenting: None,
+            compare: ComparePanel::default(),
+            train: TrainPanel::default(),
         }
     }
 
@@ -79,6 +86,7 @@ impl Viewer {
 
     /// Shows an already prepared study (replacing the open one).
     pub fn show_study(&mut self, open: OpenStudy) {
+        self.compare.reset();
         self.view = Some(ViewState::for_study(&open));
         self.open = Some(open);
         self.caches.clear();
@@ -99,6 +107,7 @@ impl Viewer {
         if let Some(job) = self.segmenting.take() {
             job.cancel();
         }
+        self.compare.reset();
         self.open = None;
         self.view = None;
         self.caches.clear();
@@ -146,23 +155,77 @@ impl Viewer {
         self.segmenting = None;
         match (result, &mut self.open) {
             (Ok(labels), Some(open)) => {
-                let taken = open
-                    .layers
-                    .iter()
-                    .filter(|l| l.name.starts_with(&name))
-                    .count();
-                let name = if taken == 0 {
-                    name
-                } else {
-                    format!("{name} ({})", taken + 1)
-                };
-                open.add_layer(LabelLayer::new(name, labels, open.study.convention));
-                self.generation += 1;
-                self.caches.clear();
+                open.add_segmentation(name, labels);
+                self.layers_changed();
             }
             (Err(_), _) if cancelled => self.notice = Some("Segmentation cancelled".into()),
             (Err(e), _) => self.errors.push(format!("Segment: {e}")),
             (Ok(_), None) => {}
+        }
+    }
+
+    /// Cached slice textures show old layers: rebuild them.
+    fn layers_changed(&mut self) {
+        self.generation += 1;
+        self.caches.clear();
+    }
+
+    fn poll_compare(&mut self) {
+        let Some(open) = &mut self.open else { return };
+        if self.compare.poll(open, &mut self.errors) {
+            self.layers_changed();
+        }
+    }
+
+    /// Starts the comparison chosen in the compare window.
+    pub fn start_comparing(&mut self, ctx: &egui::Context) {
+        if let Some(open) = &self.open {
+            self.compare.start(open, &self.model, ctx);
+        }
+    }
+
+    /// Writes the comparison table as CSV.
+    pub fn export_comparison(&mut self, path: &std::path::Path) {
+        let Some(comparison) = &self.compare.comparison else {
+            return;
+        };
+        match engine::atomic_file::write(path, comparison.to_csv().as_bytes()) {
+            Ok(()) => self.notice = Some(format!("Saved {}", path.display())),
+            Err(e) => self
+                .errors
+                .push(format!("{}: cannot save the table: {e}", path.display())),
+        }
+    }
+
+    fn compare_window(&mut self, ctx: &egui::Context) {
+        let (Some(open), Some(view)) = (&mut self.open, &mut self.view) else {
+            return;
+        };
+        if !self.compare.open {
+            return;
+        }
+        match self.compare.show(ctx, open, view, self.focus) {
+            CompareAction::None => {}
+            CompareAction::Start => self.start_comparing(ctx),
+            CompareAction::ExportCsv => {
+                if let Some(path) = rfd::FileDialog::new()
+                    .add_filter("CSV", &["csv"])
+                    .set_file_name("comparison.csv")
+                    .save_file()
+                {
+                    self.export_comparison(&path);
+                }
+            }
+        }
+    }
+
+    fn train_window(&mut self, ctx: &egui::Context) {
+        if !self.train.open {
+            return;
+        }
+        if let TrainAction::UseModel(model) = self.train.show(ctx, &mut self.errors) {
+            self.notice = Some(format!("Segmenting with {}", model.display()));
+            self.model = ModelChoice::Path(model);
         }
     }
 
@@ -180,6 +243,10 @@ impl Viewer {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.poll_loading();
         self.poll_segmenting();
+        self.poll_compare();
+        if let Some(error) = self.train.poll() {
+            self.errors.push(error);
+        }
         self.handle_dropped_files(ui.ctx());
         self.handle_keys(ui.ctx());
         self.handle_screenshot_event();
@@ -194,6 +261,8 @@ impl Viewer {
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| self.view_area(ui));
+        self.compare_window(ui.ctx());
+        self.train_window(ui.ctx());
         self.assignment_dialog(ui.ctx());
         self.error_dialog(ui.ctx());
     }
@@ -290,6 +359,13 @@ impl Viewer {
                     Layout::ModalityGrid(self.focus),
                     "All four modalities (2×2)",
                 );
+                ui.add_enabled_ui(self.compare.comparison.is_some(), |ui| {
+                    ui.radio_value(
+                        &mut view.layout,
+                        Layout::CompareGrid(self.focus),
+                        "Compared segmentations (grid)",
+                    );
+                });
                 ui.separator();
                 ui.checkbox(
                     &mut view.radiological,
@@ -298,6 +374,29 @@ impl Viewer {
                 if ui.button("Reset zoom and pan").clicked() {
                     view.zoom = [1.0; 3];
                     view.pan = [Vec2::ZERO; 3];
+                }
+            });
+            ui.menu_button("Analysis", |ui| {
+                if ui
+                    .add_enabled(
+                        self.open.is_some(),
+                        egui::Button::new("Compare across dropouts…"),
+                    )
+                    .clicked()
+                {
+                    self.compare.open = true;
+                }
+            });
+            ui.menu_button("Train", |ui| {
+                if ui.button("New training…").clicked() {
+                    self.train.open = true;
+                }
+                let running = self.train.job.is_some();
+                if ui
+                    .add_enabled(running, egui::Button::new("Show training"))
+                    .clicked()
+                {
+                    self.train.open = true;
                 }
             });
             if self.loading.is_some() {
@@ -439,6 +538,13 @@ impl Viewer {
                 }
             }
         }
+        if ui
+            .button("Compare across dropouts…")
+            .on_hover_text("Segment under several modality subsets and score them")
+            .clicked()
+        {
+            self.compare.open = true;
+        }
         let can_save = self.open.as_ref().and_then(|o| o.overlay()).is_some();
         if can_save && ui.button("Save shown layer as NIfTI…").clicked() {
             if let Some(path) = rfd::FileDialog::new()
@@ -499,9 +605,17 @@ impl Viewer {
             return;
         };
         view.hover = None;
-        let slots = layout_slots(rect, view.layout, view.displayed);
+        let slots = layout_slots(
+            rect,
+            view.layout,
+            view.displayed,
+            &self.compare.grid_layers(),
+        );
         for slot in slots {
-            let cache = self.caches.entry((slot.plane, slot.modality)).or_default();
+            let cache = self
+                .caches
+                .entry((slot.plane, slot.modality, slot.layer))
+                .or_default();
             let response = slice_view::show(ui, slot, cache, open, view, self.generation);
             let plane = slot.plane;
             if response.hovered {
@@ -524,9 +638,10 @@ impl Viewer {
             return;
         }
         let focus = match view.layout {
-            Layout::Single(p) | Layout::ModalityGrid(p) => p,
+            Layout::Single(p) | Layout::ModalityGrid(p) | Layout::CompareGrid(p) => p,
             Layout::ThreePlanes => self.focus,
         };
+        let mut layer_step = false;
         ctx.input_mut(|input| {
             let step = if input.modifiers.shift { 5 } else { 1 };
             for (key, direction) in [
@@ -553,6 +668,9 @@ impl Viewer {
             if input.consume_key(Modifiers::NONE, Key::O) {
                 view.overlay.outline = !view.overlay.outline;
             }
+            if input.consume_key(Modifiers::NONE, Key::Tab) && !open.layers.is_empty() {
+                layer_step = true;
+            }
             if input.consume_key(Modifiers::COMMAND, Key::J) {
                 view.window[view.displayed.index()] = open.auto_window[view.displayed.index()];
             }
@@ -577,6 +695,10 @@ impl Viewer {
                 };
             }
         });
+        // Tab cycles the overlaid layer (ground truth and each segmentation or condition).
+        if let (true, Some(open)) = (layer_step, &mut self.open) {
+            open.shown = Some(open.shown.map_or(0, |i| (i + 1) % open.layers.len()));
+        }
     }
 
     fn handle_dropped_files(&mut self, ctx: &egui::Context) {
@@ -635,8 +757,8 @@ impl Viewer {
     }
 }
 
-/// Where each view goes in `rect` for a layout.
-fn layout_slots(rect: Rect, layout: Layout, displayed: Modality) -> Vec<Slot> {
+/// Where each view goes in `rect` for a layout (`compared`: the comparison grid's layers).
+fn layout_slots(rect: Rect, layout: Layout, displayed: Modality, compared: &[usize]) -> Vec<Slot> {
     match layout {
         Layout::ThreePlanes => {
             let size = Vec2::new(rect.width() / 3.0, rect.height());
@@ -648,6 +770,7 @@ fn layout_slots(rect: Rect, layout: Layout, displayed: Modality) -> Vec<Slot> {
                         .shrink(1.0),
                     plane: *plane,
                     modality: displayed,
+                    layer: None,
                 })
                 .collect()
         }
@@ -655,7 +778,28 @@ fn layout_slots(rect: Rect, layout: Layout, displayed: Modality) -> Vec<Slot> {
             rect,
             plane,
             modality: displayed,
+            layer: None,
         }],
+        Layout::CompareGrid(plane) => {
+            let n = compared.len().max(1);
+            let columns = (n as f32).sqrt().ceil() as usize;
+            let rows = n.div_ceil(columns);
+            let size = Vec2::new(rect.width() / columns as f32, rect.height() / rows as f32);
+            compared
+                .iter()
+                .enumerate()
+                .map(|(i, layer)| {
+                    let offset =
+                        Vec2::new((i % columns) as f32 * size.x, (i / columns) as f32 * size.y);
+                    Slot {
+                        rect: Rect::from_min_size(rect.min + offset, size).shrink(1.0),
+                        plane,
+                        modality: displayed,
+                        layer: Some(*layer),
+                    }
+                })
+                .collect()
+        }
         Layout::ModalityGrid(plane) => {
             let size = rect.size() / 2.0;
             Modality::ALL
@@ -667,6 +811,7 @@ fn layout_slots(rect: Rect, layout: Layout, displayed: Modality) -> Vec<Slot> {
                         rect: Rect::from_min_size(rect.min + offset, size).shrink(1.0),
                         plane,
                         modality: *modality,
+                        layer: None,
                     }
                 })
                 .collect()

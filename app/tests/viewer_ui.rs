@@ -256,3 +256,206 @@ fn segmenting_with_a_dropped_modality_adds_a_named_layer() {
     assert_eq!(saved.shape, study.reference().shape);
     assert_eq!(saved.affine, study.reference().affine);
 }
+
+/// Steps the UI until `done` holds (or `seconds` pass), sleeping a little between frames.
+fn step_until(h: &mut Harness<'_, Viewer>, seconds: u64, done: impl Fn(&Viewer) -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !done(h.state()) {
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out; errors: {:?}",
+            h.state().errors
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.run_steps(2);
+}
+
+/// The comparison across dropouts: the single-modality conditions run in the background, each
+/// becomes a layer and a table row scored against the ground truth; a Dice cell reads as the
+/// computed value; headers sort; the grid, the difference overlay and the CSV export work.
+#[test]
+fn comparing_dropouts_fills_a_sortable_table_grid_and_difference_overlay() {
+    use metakd_viewer::compare::Column;
+    let mut h = harness();
+    h.get_by_label("Analysis").click();
+    h.run_steps(1);
+    h.get_by_label("Compare across dropouts…").click();
+    h.run_steps(2);
+    assert!(h.state().compare.open);
+    h.get_by_label("One modality").click();
+    h.run_steps(1);
+    h.get_by_label("Run 4 conditions").click();
+    h.run_steps(1);
+    assert!(h.state().compare.job.is_some());
+    step_until(&mut h, 600, |v| v.compare.job.is_none());
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+
+    let comparison = h.state().compare.comparison.clone().expect("results");
+    assert_eq!(comparison.reference_name, "Ground truth");
+    let mut names: Vec<String> = comparison.rows.iter().map(|r| r.subset.label()).collect();
+    names.sort();
+    assert_eq!(names, ["FLAIR", "T1", "T1ce", "T2"]);
+    let open = h.state().open.as_ref().unwrap();
+    assert_eq!(
+        open.layers.len(),
+        5,
+        "ground truth + one layer per condition"
+    );
+    for row in &comparison.rows {
+        assert_eq!(open.layers[row.layer].name, row.subset.label());
+        // The row's metrics are those of its layer against the ground truth.
+        let again = engine::metrics::compare_label_maps(
+            &open.layers[row.layer].labels,
+            &open.layers[0].labels,
+            open.study.convention,
+            open.study.reference().shape,
+            open.study.reference().voxel_sizes(),
+        );
+        assert_eq!(again, row.metrics);
+    }
+    // A Dice cell shows the computed value.
+    let dice = format!("{:.3}", comparison.rows[0].metrics[0].dice);
+    assert!(
+        h.query_all_by_label(&dice).count() >= 1,
+        "no cell reads {dice}"
+    );
+
+    // Sorting by Dice WT puts the best first.
+    h.get_by_label("Dice WT").click();
+    h.run_steps(2);
+    let sorted = h.state().compare.comparison.clone().unwrap();
+    assert_eq!(h.state().compare.sort, (Column::Dice(0), true));
+    assert!(sorted
+        .rows
+        .windows(2)
+        .all(|w| w[0].metrics[0].dice >= w[1].metrics[0].dice));
+
+    h.get_by_label("Show the difference in the views").click();
+    h.run_steps(2);
+    let difference = h.state().view.as_ref().unwrap().overlay.difference;
+    assert_eq!(difference.map(|d| d.reference), Some(0));
+    h.get_by_label("Show as grid").click();
+    h.run_steps(2);
+    assert!(matches!(
+        h.state().view.as_ref().unwrap().layout,
+        Layout::CompareGrid(_)
+    ));
+    assert_eq!(h.state().compare.grid_layers().len(), 5);
+    h.snapshot("compare_grid_synthetic");
+
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("comparison.csv");
+    h.state_mut().export_comparison(&csv);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 5);
+    assert!(text.contains("FLAIR,Ground truth,"));
+}
+
+/// Train ▸ New training… on a small phantom data set: the run starts in the background and
+/// plots its steps, pauses with a checkpoint, resumes where it stopped, and cancels; a second,
+/// short run completes and "Use this model" makes the viewer segment with it.
+#[test]
+fn training_from_the_menu_pauses_resumes_cancels_and_hands_over_its_model() {
+    use engine::data::phantom::{write_dataset, PhantomConfig, PhantomSize};
+    use metakd_viewer::segmenting::ModelChoice;
+    use metakd_viewer::training::TrainState;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("phantoms");
+    let config = PhantomConfig {
+        size: PhantomSize::Small,
+        ..PhantomConfig::default()
+    };
+    write_dataset(&data, 3, 7, &config, &|_| {}).unwrap();
+
+    let mut h = harness();
+    h.get_by_label("Train").click();
+    h.run_steps(3);
+    h.get_by_label("New training…").click();
+    h.run_steps(2);
+    assert!(h.state().train.open);
+    {
+        let train = &mut h.state_mut().train;
+        train.data_text = data.display().to_string();
+        train.out_text = dir.path().join("run").display().to_string();
+        train.request.iterations = 400;
+    }
+    h.get_by_label("Start training").click();
+    h.run_steps(1);
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    step_until(&mut h, 300, |v| {
+        v.train.job.as_ref().unwrap().history.steps.len() >= 2
+    });
+    h.get_by_label("Pause").click();
+    step_until(&mut h, 300, |v| {
+        v.train.job.as_ref().unwrap().state == TrainState::Paused
+    });
+    let paused_at = h.state().train.job.as_ref().unwrap().iteration;
+    assert!(dir.path().join("run/checkpoint.bin").exists());
+    h.get_by_label("Resume").click();
+    step_until(&mut h, 300, |v| {
+        v.train.job.as_ref().unwrap().iteration > paused_at + 1
+    });
+    let steps = &h.state().train.job.as_ref().unwrap().history.steps;
+    let iterations: Vec<u64> = steps.iter().map(|s| s.iteration).collect();
+    assert!(
+        iterations.windows(2).all(|w| w[1] == w[0] + 1),
+        "resuming continues where the pause stopped: {iterations:?}"
+    );
+    h.get_by_label("Cancel").click();
+    step_until(&mut h, 300, |v| {
+        v.train.job.as_ref().unwrap().state == TrainState::Cancelled
+    });
+
+    {
+        let train = &mut h.state_mut().train;
+        train.out_text = dir.path().join("run2").display().to_string();
+        train.request.iterations = 3;
+    }
+    h.get_by_label("Start training").click();
+    step_until(&mut h, 300, |v| {
+        matches!(
+            v.train.job.as_ref().unwrap().state,
+            TrainState::Completed { .. }
+        )
+    });
+    h.get_by_label("Use this model").click();
+    h.run_steps(1);
+    assert_eq!(
+        h.state().model,
+        ModelChoice::Path(dir.path().join("run2/model.metakd"))
+    );
+}
+
+/// Starting a training run on a folder without cases shows an error naming the folder, and
+/// the viewer keeps the open study.
+#[test]
+fn training_on_an_empty_folder_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness();
+    h.state_mut().train.open = true;
+    h.run_steps(3);
+    {
+        let train = &mut h.state_mut().train;
+        train.data_text = dir.path().display().to_string();
+        train.out_text = dir.path().join("run").display().to_string();
+    }
+    h.get_by_label("Start training").click();
+    step_until(&mut h, 120, |v| {
+        v.train
+            .job
+            .as_ref()
+            .is_some_and(|j| matches!(j.state, metakd_viewer::training::TrainState::Failed(_)))
+    });
+    let job = h.state().train.job.as_ref().unwrap();
+    let metakd_viewer::training::TrainState::Failed(message) = &job.state else {
+        unreachable!()
+    };
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
+    assert_eq!(h.state().errors.len(), 1, "shown in the error dialog");
+    assert!(h.state().open.is_some());
+}

@@ -12,8 +12,10 @@
 
 mod distance;
 pub mod eval;
+mod label_maps;
 
 pub use distance::hd95;
+pub use label_maps::compare_label_maps;
 
 use crate::study::Region;
 

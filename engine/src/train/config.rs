@@ -99,6 +99,14 @@ pub struct TrainConfig {
     pub validate_every: u64,
     /// Validation patches per validation.
     pub validation_patches: usize,
+    /// Without a `val` split in `cases.csv`, this fraction of the training cases (at least one
+    /// when there are two or more) is held out for validation and MetaKD's meta step.
+    #[serde(default = "default_validation_fraction")]
+    pub validation_fraction: f64,
+}
+
+fn default_validation_fraction() -> f64 {
+    1.0 / 6.0
 }
 
 /// Problems with a configuration.
@@ -154,6 +162,7 @@ impl TrainConfig {
             checkpoint_every: if tiny { 100 } else { 500 },
             validate_every: if tiny { 100 } else { 250 },
             validation_patches: if tiny { 4 } else { 8 },
+            validation_fraction: default_validation_fraction(),
         }
     }
 
@@ -202,6 +211,12 @@ impl TrainConfig {
             return invalid(
                 "checkpoint_every, validate_every and meta_every must be at least 1".into(),
             );
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction <= 0.5) {
+            return invalid(format!(
+                "validation_fraction {} must be above 0 and at most 0.5",
+                self.validation_fraction
+            ));
         }
         Ok(())
     }

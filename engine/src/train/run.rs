@@ -141,9 +141,10 @@ pub fn learning_rate(config: &TrainConfig, iteration: u64) -> f64 {
 /// Training cases, (meta-)validation cases and the problems of skipped cases.
 type LoadedData = (Vec<Arc<PreparedCase>>, Vec<Arc<PreparedCase>>, Vec<String>);
 
-/// The training and meta-validation/validation cases. Without a `val` split, the last sixth
-/// of the training cases (at least one, when there are two or more) is held out.
-fn load_data(data: &Path) -> Result<LoadedData, TrainError> {
+/// The training and meta-validation/validation cases. Without a `val` split, the last
+/// `validation_fraction` of the training cases (at least one, when there are two or more) is
+/// held out.
+fn load_data(data: &Path, validation_fraction: f64) -> Result<LoadedData, TrainError> {
     let (list, problems) = CaseList::open(data)?;
     let prep = PreprocessConfig::default();
     let needs = Requirements::default();
@@ -167,7 +168,7 @@ fn load_data(data: &Path) -> Result<LoadedData, TrainError> {
         report.extend(val.report.problems.iter().map(|p| p.to_string()));
         val.cases
     } else if train_cases.len() >= 2 {
-        let held = (train_cases.len() / 6).max(1);
+        let held = ((train_cases.len() as f64 * validation_fraction) as usize).max(1);
         train_cases.split_off(train_cases.len() - held)
     } else {
         train_cases.clone()
@@ -299,7 +300,7 @@ pub fn train(
     })?;
     let device = training_device(config.compute)?;
     device.seed(config.seed);
-    let (train_cases, val_cases, problems) = load_data(data)?;
+    let (train_cases, val_cases, problems) = load_data(data, config.validation_fraction)?;
     let mut strategy = strategy(config, &val_cases, &device);
     let fresh =
         MetaKdNet::new(&config.model, &device).map_err(|e| TrainError::Device(e.to_string()))?;

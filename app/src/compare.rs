@@ -1,0 +1,326 @@
+//! Comparing segmentations across modality dropouts, as data and a background job: the job
+//! segments the open study once per chosen availability subset and scores each result against
+//! a reference (the study's ground truth, or else the segmentation with every modality the
+//! study has, made first); results arrive one subset at a time, so a cancelled run keeps what
+//! it finished. The table sorts by any column and exports as CSV.
+
+use crate::segmenting::ModelChoice;
+use engine::metrics::{compare_label_maps, RegionMetrics};
+use engine::study::{Availability, Study};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, TryRecvError};
+use std::sync::Arc;
+
+/// One compared condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareRow {
+    pub subset: Availability,
+    /// The condition's label layer in `OpenStudy::layers`.
+    pub layer: usize,
+    /// WT, TC, ET against the reference.
+    pub metrics: [RegionMetrics; 3],
+}
+
+/// The comparison so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The layer the rows are scored against.
+    pub reference_layer: usize,
+    /// "Ground truth", or e.g. "all available (FLAIR+T1+T1ce+T2)".
+    pub reference_name: String,
+    pub rows: Vec<CompareRow>,
+}
+
+/// A sortable column of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Subset,
+    Dice(usize),
+    Hd95(usize),
+    Volume(usize),
+}
+
+impl Comparison {
+    /// Sorts the rows by `column` (subsets by number of modalities, then mask).
+    pub fn sort(&mut self, column: Column, descending: bool) {
+        let value = |row: &CompareRow| -> f64 {
+            match column {
+                Column::Subset => f64::from(row.subset.count() as u8 * 16 + row.subset.0),
+                Column::Dice(r) => row.metrics[r].dice,
+                Column::Hd95(r) => row.metrics[r].hd95_mm,
+                Column::Volume(r) => row.metrics[r].predicted_ml,
+            }
+        };
+        self.rows.sort_by(|a, b| {
+            let order = value(a).total_cmp(&value(b));
+            if descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+    }
+
+    /// The table as CSV: one row per condition, Dice, HD95 (mm), sensitivity, specificity and
+    /// volume (mL) per region, and the reference's volumes.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("subset,reference");
+        for region in ["WT", "TC", "ET"] {
+            for column in [
+                "dice",
+                "hd95_mm",
+                "sensitivity",
+                "specificity",
+                "volume_ml",
+                "reference_volume_ml",
+            ] {
+                out.push_str(&format!(",{region}_{column}"));
+            }
+        }
+        out.push('\n');
+        for row in &self.rows {
+            out.push_str(&format!("{},{}", row.subset.label(), self.reference_name));
+            for m in &row.metrics {
+                out.push_str(&format!(
+                    ",{:.4},{:.2},{:.4},{:.6},{:.3},{:.3}",
+                    m.dice, m.hd95_mm, m.sensitivity, m.specificity, m.predicted_ml, m.reference_ml
+                ));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// What the worker sends back.
+pub enum CompareMessage {
+    /// The full-modality segmentation used as reference (studies without ground truth).
+    Reference {
+        subset: Availability,
+        labels: Vec<u8>,
+    },
+    /// One condition, scored.
+    Result {
+        subset: Availability,
+        labels: Vec<u8>,
+        metrics: [RegionMetrics; 3],
+    },
+    Failed(String),
+    /// Every subset is done (or the run was cancelled after the last message).
+    Finished,
+}
+
+/// A comparison running in the background.
+pub struct CompareJob {
+    /// Segmentations to run in all (the reference included).
+    pub total: usize,
+    finished: Arc<AtomicUsize>,
+    window_done: Arc<AtomicUsize>,
+    window_total: Arc<AtomicUsize>,
+    cancel: Arc<AtomicBool>,
+    receiver: Receiver<CompareMessage>,
+}
+
+impl CompareJob {
+    /// Segments `study` under each of `subsets` and scores each against `ground_truth` (label
+    /// bytes on the study's grid) or, without it, against the segmentation with all the
+    /// modalities the study has.
+    pub fn spawn(
+        study: Arc<Study>,
+        model: ModelChoice,
+        subsets: Vec<Availability>,
+        ground_truth: Option<Vec<u8>>,
+        ctx: egui::Context,
+    ) -> CompareJob {
+        let (sender, receiver) = channel();
+        let total = subsets.len() + usize::from(ground_truth.is_none());
+        let job = CompareJob {
+            total,
+            finished: Arc::default(),
+            window_done: Arc::default(),
+            window_total: Arc::default(),
+            cancel: Arc::default(),
+            receiver,
+        };
+        let (finished, done, of, cancel) = (
+            job.finished.clone(),
+            job.window_done.clone(),
+            job.window_total.clone(),
+            job.cancel.clone(),
+        );
+        std::thread::spawn(move || {
+            let send = |m: CompareMessage| {
+                // The receiver is gone only if the viewer closed; nothing is left to tell then.
+                let _ = sender.send(m);
+                ctx.request_repaint();
+            };
+            let segmenter = match model.open() {
+                Ok(s) => s,
+                Err(e) => return send(CompareMessage::Failed(e)),
+            };
+            let prepared = match segmenter.prepare(&study) {
+                Ok(p) => p,
+                Err(e) => return send(CompareMessage::Failed(e.to_string())),
+            };
+            let segment = |subset: Availability| -> Result<Vec<u8>, String> {
+                let result = segmenter
+                    .segment_prepared(&prepared, subset, &mut |d, t| {
+                        done.store(d, Ordering::Relaxed);
+                        of.store(t, Ordering::Relaxed);
+                        ctx.request_repaint();
+                        !cancel.load(Ordering::Relaxed)
+                    })
+                    .map_err(|e| e.to_string())?;
+                finished.fetch_add(1, Ordering::Relaxed);
+                Ok(engine::infer::labels_in_source_grid(
+                    &prepared,
+                    &result.regions,
+                    study.convention,
+                ))
+            };
+            let reference = match ground_truth {
+                Some(labels) => labels,
+                None => match segment(prepared.available) {
+                    Ok(labels) => {
+                        send(CompareMessage::Reference {
+                            subset: prepared.available,
+                            labels: labels.clone(),
+                        });
+                        labels
+                    }
+                    Err(e) => return send(CompareMessage::Failed(e)),
+                },
+            };
+            let grid = study.reference();
+            for subset in subsets {
+                match segment(subset) {
+                    Ok(labels) => {
+                        let metrics = compare_label_maps(
+                            &labels,
+                            &reference,
+                            study.convention,
+                            grid.shape,
+                            grid.voxel_sizes(),
+                        );
+                        send(CompareMessage::Result {
+                            subset,
+                            labels,
+                            metrics,
+                        });
+                    }
+                    Err(e) => return send(CompareMessage::Failed(e)),
+                }
+            }
+            send(CompareMessage::Finished);
+        });
+        job
+    }
+
+    /// Segmentations finished, and the fraction of the current one done.
+    pub fn progress(&self) -> (usize, f32) {
+        let total = self.window_total.load(Ordering::Relaxed);
+        let current = if total == 0 {
+            0.0
+        } else {
+            self.window_done.load(Ordering::Relaxed) as f32 / total as f32
+        };
+        (self.finished.load(Ordering::Relaxed), current)
+    }
+
+    /// Asks the worker to stop after the current window.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// The messages that arrived since the last call; `Finished` or `Failed` end the job.
+    pub fn drain(&self) -> Vec<CompareMessage> {
+        let mut messages = Vec::new();
+        loop {
+            match self.receiver.try_recv() {
+                Ok(m) => messages.push(m),
+                Err(TryRecvError::Empty) => return messages,
+                Err(TryRecvError::Disconnected) => {
+                    if !matches!(
+                        messages.last(),
+                        Some(CompareMessage::Finished | CompareMessage::Failed(_))
+                    ) {
+                        messages.push(CompareMessage::Failed(
+                            "the comparison stopped unexpectedly".into(),
+                        ));
+                    }
+                    return messages;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(dice: f64, ml: f64) -> [RegionMetrics; 3] {
+        [RegionMetrics {
+            dice,
+            hd95_mm: 10.0 * (1.0 - dice),
+            sensitivity: dice,
+            specificity: 1.0,
+            predicted_ml: ml,
+            reference_ml: 5.0,
+        }; 3]
+    }
+
+    fn comparison() -> Comparison {
+        Comparison {
+            reference_layer: 0,
+            reference_name: "Ground truth".into(),
+            rows: vec![
+                CompareRow {
+                    subset: Availability(0b1111),
+                    layer: 1,
+                    metrics: metrics(0.9, 4.5),
+                },
+                CompareRow {
+                    subset: Availability(0b0001),
+                    layer: 2,
+                    metrics: metrics(0.5, 9.0),
+                },
+                CompareRow {
+                    subset: Availability(0b0101),
+                    layer: 3,
+                    metrics: metrics(0.7, 6.0),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn sorts_by_any_column_both_ways() {
+        let mut c = comparison();
+        c.sort(Column::Dice(0), true);
+        let order: Vec<u8> = c.rows.iter().map(|r| r.subset.0).collect();
+        assert_eq!(order, [0b1111, 0b0101, 0b0001]);
+        c.sort(Column::Hd95(1), true);
+        let order: Vec<u8> = c.rows.iter().map(|r| r.subset.0).collect();
+        assert_eq!(order, [0b0001, 0b0101, 0b1111]);
+        c.sort(Column::Subset, false);
+        let order: Vec<u8> = c.rows.iter().map(|r| r.subset.0).collect();
+        assert_eq!(order, [0b0001, 0b0101, 0b1111]);
+        c.sort(Column::Volume(2), false);
+        assert_eq!(c.rows[0].subset.0, 0b1111);
+    }
+
+    #[test]
+    fn csv_has_a_header_and_one_line_per_condition() {
+        let csv = comparison().to_csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("subset,reference,WT_dice,WT_hd95_mm"));
+        assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
+        assert!(lines[2].starts_with("FLAIR,Ground truth,0.5000,5.00,"));
+    }
+}

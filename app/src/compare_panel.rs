@@ -5,18 +5,11 @@
 
 use crate::compare::{Column, CompareJob, CompareMessage, CompareRow, Comparison};
 use crate::segmenting::ModelChoice;
-use crate::state::{Agreement, Difference, Layout, OpenStudy, ViewState};
+use crate::state::{Agreement, Difference, Layout, OpenStudy, ViewState, REGION_COLOURS};
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Legend, Plot};
 use engine::study::{Availability, Region};
 use engine::volume::Plane;
-
-/// Colours of the regions in the chart (the classes' colours where a region has one).
-const REGION_COLOURS: [Color32; 3] = [
-    Color32::from_rgb(60, 200, 90),
-    Color32::from_rgb(230, 70, 60),
-    Color32::from_rgb(240, 210, 40),
-];
 
 /// Picks subsets for a preset button.
 type SubsetFilter = fn(Availability) -> bool;

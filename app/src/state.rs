@@ -54,6 +54,13 @@ impl LabelLayer {
     }
 }
 
+/// Colours of the regions (WT, TC, ET) in charts and plots.
+pub const REGION_COLOURS: [egui::Color32; 3] = [
+    egui::Color32::from_rgb(60, 200, 90),
+    egui::Color32::from_rgb(230, 70, 60),
+    egui::Color32::from_rgb(240, 210, 40),
+];
+
 /// Grey-level window: values at `low` map to black and at `high` to white.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {

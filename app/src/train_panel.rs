@@ -3,6 +3,7 @@
 //! MetaKD's modality weights, with Pause/Resume, Cancel and "Use this model" at the end.
 //! It renders state and delegates the work to `training`.
 
+use crate::state::REGION_COLOURS;
 use crate::training::{TrainRequest, TrainState, TrainingJob};
 use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
@@ -88,7 +89,7 @@ impl TrainPanel {
             // At the right, over the sagittal view, so the other views stay visible.
             .pivot(egui::Align2::RIGHT_TOP)
             .default_pos(ctx.content_rect().right_top() + egui::vec2(-8.0, 32.0))
-            .default_size([560.0, 640.0])
+            .default_size([560.0, 780.0])
             .vscroll(true)
             .show(ctx, |ui| {
                 let running = self
@@ -200,6 +201,9 @@ fn job_controls(ui: &mut egui::Ui, job: &mut TrainingJob) -> TrainAction {
         job.history.val_cases,
         job.run_dir.display()
     ));
+    if let Some(teachers) = job.history.steps.last().and_then(|s| s.teachers.as_ref()) {
+        ui.label(format!("LCKD teachers: {teachers}"));
+    }
     for problem in &job.history.problems {
         ui.colored_label(Color32::YELLOW, format!("skipped: {problem}"));
     }
@@ -290,8 +294,8 @@ fn plots(ui: &mut egui::Ui, job: &TrainingJob) {
                     .map(|v| [v.iteration as f64, f64::from(v.val_dice[r])])
                     .collect();
                 let copy: Vec<[f64; 2]> = points.points().iter().map(|p| [p.x, p.y]).collect();
-                plot.line(Line::new(name, points));
-                plot.points(Points::new(name, copy).radius(3.0));
+                plot.line(Line::new(name, points).color(REGION_COLOURS[r]));
+                plot.points(Points::new(name, copy).radius(3.0).color(REGION_COLOURS[r]));
             }
         });
     if steps.iter().any(|s| s.modality_weights.is_some()) {

@@ -85,6 +85,46 @@ fn distillation_weights_ratios_and_detaches_the_teacher() {
     .is_none());
 }
 
+/// LCKD: each available teacher teaches every other available modality with plain L1, the
+/// teacher's feature detached; a teacher that is missing teaches nothing.
+#[test]
+fn teacher_distillation_pulls_students_only() {
+    use engine::train::lckd::teacher_l1;
+    let device = cpu().autodiff();
+    // FLAIR, T1, T1ce available (T2 missing); features of 2 numbers per modality.
+    let f = [1.0f32, 2.0, 0.0, 1.0, 4.0, 0.0, 9.0, 9.0];
+    let features = Tensor::<6>::from_data(TensorData::new(f.to_vec(), [1, 4, 2, 1, 1, 1]), &device)
+        .require_grad();
+    let available = [Availability::from_modalities([
+        Modality::Flair,
+        Modality::T1,
+        Modality::T1ce,
+    ])];
+    // Teachers T1ce and T2 (T2 is missing here, so only T1ce teaches).
+    let teachers = Availability::from_modalities([Modality::T1ce, Modality::T2]);
+    let kd = teacher_l1(features.clone(), &available, teachers).expect("a teacher is present");
+    // T1ce→FLAIR: (3 + 2) / 2 = 2.5; T1ce→T1: (4 + 1) / 2 = 2.5.
+    assert!((scalar(&kd) - 5.0).abs() < 1e-5);
+    let g = values(
+        features
+            .grad(&kd.backward())
+            .expect("students get a gradient"),
+    );
+    assert_eq!(&g[0..4], &[-0.5, 0.5, -0.5, 0.5]);
+    assert_eq!(
+        &g[4..8],
+        &[0.0; 4],
+        "the teacher and the missing modality get none"
+    );
+    // No teacher available: no term.
+    assert!(teacher_l1(
+        features,
+        &[Availability::from_modalities([Modality::Flair])],
+        teachers
+    )
+    .is_none());
+}
+
 #[test]
 fn missing_bottlenecks_are_the_mean_of_the_available_ones_then_gated() {
     let device = cpu();
@@ -396,5 +436,51 @@ mod training {
             .count();
         assert_eq!(steps, 3);
         assert!(out.join("model.metakd").exists());
+    }
+
+    /// A short LCKD run elects teachers (logged with every step), distils from them after the
+    /// warm-up, never draws the full set in stage 2, and writes a model.
+    #[test]
+    fn lckd_elects_teachers_and_distils() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 3);
+        let mut config = tiny(Method::Lckd, 12);
+        config.lckd.elect_every = 5;
+        config.lckd.election_patches = 2;
+        config.data.patch = [16; 3];
+        let out = tmp.path().join("run");
+        let (outcome, events) = run(&config, &data, &out, false);
+        assert!(matches!(outcome, TrainOutcome::Completed { .. }));
+        let steps: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                TrainEvent::Step(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(steps.len(), 12);
+        assert!(steps
+            .iter()
+            .all(|s| s.teachers.is_some() && s.loss.is_finite()));
+        let stage2 = &steps[config.warmup_iterations as usize..];
+        assert!(stage2.iter().all(|s| s.subset != "FLAIR+T1+T1ce+T2"));
+        assert!(
+            stage2.iter().any(|s| s.kd_loss.is_some()),
+            "some stage-2 batch has a teacher and a student"
+        );
+        let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+        let step_lines = metrics.lines().filter(|l| l.contains("\"dice_loss\""));
+        assert_eq!(
+            step_lines.filter(|l| l.contains("\"teachers\"")).count(),
+            12
+        );
+        assert_eq!(
+            ModelFile::read(&out.join("model.metakd"))
+                .unwrap()
+                .meta
+                .method,
+            "lckd"
+        );
     }
 }

@@ -24,6 +24,9 @@ pub enum SubsetSampler {
     /// `k ~ U{1..n}`, then a uniform `k`-subset.
     #[default]
     MetaKd,
+    /// LCKD's stage 2: `k ~ U{1..n−1}` (never the full set when there are two or more), then
+    /// a uniform `k`-subset.
+    Lckd,
     /// Uniform over the non-empty subsets.
     Uniform,
     /// All available modalities.
@@ -59,6 +62,11 @@ impl SubsetSampler {
                 present.shuffle(rng);
                 Availability::from_modalities(present[..k].iter().copied())
             }
+            SubsetSampler::Lckd => {
+                let k = rng.random_range(1..=(n - 1).max(1));
+                present.shuffle(rng);
+                Availability::from_modalities(present[..k].iter().copied())
+            }
             SubsetSampler::Uniform => {
                 let pick: u32 = rng.random_range(1..(1u32 << n));
                 Availability::from_modalities(
@@ -85,6 +93,9 @@ impl SubsetSampler {
             _ if !inside => 0.0,
             SubsetSampler::Full => f64::from(u8::from(subset == available)),
             SubsetSampler::Fixed(s) => f64::from(u8::from(fixed_within(*s, available) == subset)),
+            SubsetSampler::Lckd if n == 1 => 1.0,
+            SubsetSampler::Lckd if subset.count() == n => 0.0,
+            SubsetSampler::Lckd => 1.0 / (n - 1) as f64 / binomial(n, subset.count()) as f64,
             SubsetSampler::MetaKd => {
                 let k = subset.count();
                 1.0 / n as f64 / binomial(n, k) as f64
@@ -98,6 +109,7 @@ impl SubsetSampler {
     pub fn parse(text: &str) -> Option<SubsetSampler> {
         match text.trim().to_ascii_lowercase().as_str() {
             "metakd" | "meta-kd" | "random" => Some(SubsetSampler::MetaKd),
+            "lckd" => Some(SubsetSampler::Lckd),
             "uniform" => Some(SubsetSampler::Uniform),
             "full" | "all" => Some(SubsetSampler::Full),
             list => {
@@ -113,6 +125,7 @@ impl fmt::Display for SubsetSampler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SubsetSampler::MetaKd => f.write_str("metakd"),
+            SubsetSampler::Lckd => f.write_str("lckd"),
             SubsetSampler::Uniform => f.write_str("uniform"),
             SubsetSampler::Full => f.write_str("full"),
             SubsetSampler::Fixed(a) => write!(f, "{}", a.label()),
@@ -224,7 +237,18 @@ mod tests {
         check_frequencies(fixed, case, 6);
         check_frequencies(SubsetSampler::Full, Availability::FULL, 7);
         // A one-modality case always gets that modality.
-        for s in [SubsetSampler::MetaKd, SubsetSampler::Uniform] {
+        check_frequencies(SubsetSampler::Lckd, Availability::FULL, 8);
+        check_frequencies(SubsetSampler::Lckd, case, 9);
+        assert_eq!(
+            SubsetSampler::Lckd.probability(Availability::FULL, Availability::FULL),
+            0.0,
+            "LCKD's stage 2 never draws the full set"
+        );
+        for s in [
+            SubsetSampler::MetaKd,
+            SubsetSampler::Lckd,
+            SubsetSampler::Uniform,
+        ] {
             for _ in 0..100 {
                 assert_eq!(
                     s.sample_within(Availability(0b1000), &mut rng),

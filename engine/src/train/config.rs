@@ -14,15 +14,18 @@ pub enum Method {
     Baseline,
     /// Meta-learned modality-weighted knowledge distillation.
     Metakd,
+    /// Teacher election and cross-modal distillation.
+    Lckd,
 }
 
 impl Method {
-    pub const ALL: [Method; 2] = [Method::Baseline, Method::Metakd];
+    pub const ALL: [Method; 3] = [Method::Baseline, Method::Metakd, Method::Lckd];
 
     pub fn name(self) -> &'static str {
         match self {
             Method::Baseline => "baseline",
             Method::Metakd => "metakd",
+            Method::Lckd => "lckd",
         }
     }
 
@@ -76,6 +79,27 @@ pub struct MetaKdConfig {
     pub meta_weight_decay: f64,
 }
 
+/// LCKD's settings (`methods.md` §3).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LckdConfig {
+    /// λ of the teacher distillation term.
+    pub kd_weight: f64,
+    /// Elect the teachers every this many iterations (and at iteration 0).
+    pub elect_every: u64,
+    /// Validation patches each single modality segments at an election.
+    pub election_patches: usize,
+}
+
+impl Default for LckdConfig {
+    fn default() -> Self {
+        LckdConfig {
+            kd_weight: 0.1,
+            elect_every: 500,
+            election_patches: 8,
+        }
+    }
+}
+
 /// Everything a run needs (see the module docs).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
@@ -93,6 +117,8 @@ pub struct TrainConfig {
     pub data: DataConfig,
     pub optim: OptimConfig,
     pub metakd: MetaKdConfig,
+    #[serde(default)]
+    pub lckd: LckdConfig,
     /// Checkpoint every this many iterations (and at the end).
     pub checkpoint_every: u64,
     /// Patch-level validation Dice every this many iterations (and at the end).
@@ -159,6 +185,11 @@ impl TrainConfig {
                 meta_learning_rate: 1e-2,
                 meta_weight_decay: 5e-4,
             },
+            lckd: LckdConfig {
+                elect_every: if tiny { 50 } else { 500 },
+                election_patches: if tiny { 4 } else { 8 },
+                ..LckdConfig::default()
+            },
             checkpoint_every: if tiny { 100 } else { 500 },
             validate_every: if tiny { 100 } else { 250 },
             validation_patches: if tiny { 4 } else { 8 },
@@ -207,9 +238,14 @@ impl TrainConfig {
         if self.optim.learning_rate.is_nan() || self.optim.learning_rate <= 0.0 {
             return invalid("learning_rate must be positive".into());
         }
-        if self.checkpoint_every == 0 || self.validate_every == 0 || self.metakd.meta_every == 0 {
+        if self.checkpoint_every == 0
+            || self.validate_every == 0
+            || self.metakd.meta_every == 0
+            || self.lckd.elect_every == 0
+        {
             return invalid(
-                "checkpoint_every, validate_every and meta_every must be at least 1".into(),
+                "checkpoint_every, validate_every, meta_every and elect_every must be at least 1"
+                    .into(),
             );
         }
         if !(self.validation_fraction > 0.0 && self.validation_fraction <= 0.5) {

@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod config;
+pub mod lckd;
 pub mod loss;
 pub mod metakd;
 pub mod run;

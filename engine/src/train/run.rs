@@ -3,6 +3,7 @@
 use super::batch::TensorBatch;
 use super::checkpoint::{self, CHECKPOINT_FILE};
 use super::config::{Compute, Method, OptimConfig, OptimizerKind, TrainConfig};
+use super::lckd::Lckd;
 use super::loss::{scalar, segmentation};
 use super::metakd::MetaKd;
 use super::strategy::{Baseline, Strategy};
@@ -67,6 +68,9 @@ pub struct StepMetrics {
     pub learning_rate: f64,
     /// FLAIR, T1, T1ce, T2.
     pub modality_weights: Option<[f32; 4]>,
+    /// LCKD's elected teachers, e.g. `FLAIR+T1ce`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teachers: Option<String>,
     /// The modalities the batch kept, e.g. `FLAIR+T1ce`.
     pub subset: String,
     /// Wall time of this iteration (meta round included).
@@ -187,7 +191,10 @@ fn loader_config(config: &TrainConfig, stage2: bool) -> LoaderConfig {
         },
         augment: config.augment(),
         subsets: if stage2 {
-            SubsetSampler::MetaKd
+            match config.method {
+                Method::Lckd => SubsetSampler::Lckd,
+                Method::Baseline | Method::Metakd => SubsetSampler::MetaKd,
+            }
         } else {
             SubsetSampler::Full
         },
@@ -230,6 +237,13 @@ fn strategy(
 ) -> Box<dyn Strategy> {
     match config.method {
         Method::Baseline => Box::new(Baseline),
+        Method::Lckd => {
+            let election = single_patch_config(config, 300, false);
+            let patches = (0..config.lckd.election_patches as u64)
+                .map(|i| make_batch(val_cases, &election, i))
+                .collect();
+            Box::new(Lckd::new(config.lckd.clone(), patches, device))
+        }
         Method::Metakd => Box::new(MetaKd::new(
             config.metakd.clone(),
             config.seed,
@@ -385,6 +399,7 @@ pub fn train(
             kd_loss,
             learning_rate: lr,
             modality_weights: strategy.modality_weights(),
+            teachers: strategy.teachers().map(|t| t.label()),
             subset: batch
                 .availability
                 .first()

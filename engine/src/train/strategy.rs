@@ -7,6 +7,7 @@
 use super::batch::TensorBatch;
 use super::TrainError;
 use crate::model::{MetaKdNet, NetOutput};
+use crate::study::Availability;
 use burn::tensor::Tensor;
 
 /// The extra loss term of one step and its value for the metrics log.
@@ -30,6 +31,11 @@ pub trait Strategy: Send {
 
     /// The modality weights the method currently uses (FLAIR, T1, T1ce, T2), if any.
     fn modality_weights(&self) -> Option<[f32; 4]>;
+
+    /// The teacher modalities the method currently distils from, if it elects any (LCKD).
+    fn teachers(&self) -> Option<Availability> {
+        None
+    }
 
     /// The method's state for a checkpoint.
     fn save_state(&self) -> Result<Vec<u8>, TrainError>;

@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long, required_unless_present = "resume")]
     data: Option<PathBuf>,
     /// Training method.
-    #[arg(long, value_parser = ["baseline", "metakd"], default_value = "metakd")]
+    #[arg(long, value_parser = ["baseline", "metakd", "lckd"], default_value = "metakd")]
     method: String,
     /// Network size.
     #[arg(long, value_parser = ["tiny", "desktop", "paper"], default_value = "desktop")]
@@ -141,6 +141,7 @@ pub fn run(args: Args) -> ExitCode {
                 let weights = s
                     .modality_weights
                     .map(|w| format!(" w=[{:.2} {:.2} {:.2} {:.2}]", w[0], w[1], w[2], w[3]))
+                    .or_else(|| s.teachers.as_ref().map(|t| format!(" teachers {t}")))
                     .unwrap_or_default();
                 bar.set_message(format!("loss {:.3}{weights}{last_val}", s.loss));
                 bar.set_position(s.iteration + 1);

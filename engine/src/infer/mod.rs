@@ -5,11 +5,14 @@
 //! modalities left out are zeroed (the network imputes their bottleneck features), windows of
 //! the model's patch size step with the chosen overlap (the last window of an axis is flush
 //! with the volume's end; an axis shorter than the window is zero-padded), the sigmoid
-//! outputs are averaged with uniform or Gaussian weights, thresholded at 0.5, and turned into
+//! outputs are averaged with uniform or Gaussian weights, thresholded at 0.5, cleaned of small
+//! components (see [`PostProcess`]; on by default), and turned into
 //! labels (ET → 4 or 3, TC without ET → 1, WT without TC → 2) outside of which the crop is 0.
 
+mod postprocess;
 mod window;
 
+pub use postprocess::{components, PostProcess};
 pub use window::{window_starts, WeightMap};
 
 use crate::data::preprocess::{prepare, PreparedCase, PreprocessConfig};
@@ -39,6 +42,8 @@ pub struct InferConfig {
     pub weighting: Weighting,
     /// Probability above which a voxel is in a region.
     pub threshold: f32,
+    /// Small-component removal and ET suppression on the thresholded masks (`None`: off).
+    pub postprocess: Option<PostProcess>,
 }
 
 impl Default for InferConfig {
@@ -48,6 +53,7 @@ impl Default for InferConfig {
             overlap: 0.5,
             weighting: Weighting::Gaussian,
             threshold: 0.5,
+            postprocess: Some(PostProcess::default()),
         }
     }
 }
@@ -196,10 +202,13 @@ impl Segmenter {
             let w = weight_sum[i % voxels];
             *s = if w > 0.0 { *s / w } else { 0.0 };
         }
-        let regions = sum
+        let mut regions: Vec<u8> = sum
             .iter()
             .map(|p| u8::from(*p > self.config.threshold))
             .collect();
+        if let Some(postprocess) = &self.config.postprocess {
+            postprocess.apply(&mut regions, shape);
+        }
         Ok(CroppedSegmentation {
             probabilities: sum,
             regions,

@@ -32,6 +32,9 @@ pub struct Args {
     /// Fraction of each window shared with the next.
     #[arg(long, default_value_t = 0.5)]
     overlap: f64,
+    /// Keep small components and tiny enhancing cores (no post-processing).
+    #[arg(long)]
+    no_postprocess: bool,
     #[arg(long, value_parser = ["cpu", "wgpu"], default_value = "cpu")]
     compute: String,
 }
@@ -83,6 +86,9 @@ fn eval(args: &Args) -> Result<(), String> {
     let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
     let mut segmenter = Segmenter::open(&model_path, &device).map_err(|e| e.to_string())?;
     segmenter.config.overlap = args.overlap;
+    if args.no_postprocess {
+        segmenter.config.postprocess = None;
+    }
     let cases = load_cases(args, &segmenter)?;
     let subsets = Availability::all_subsets();
     let started = Instant::now();

@@ -35,6 +35,9 @@ pub struct Args {
     /// Fraction of each window shared with the next.
     #[arg(long, default_value_t = 0.5)]
     overlap: f64,
+    /// Keep small components and tiny enhancing cores (no post-processing).
+    #[arg(long)]
+    no_postprocess: bool,
     /// How overlapping windows are combined.
     #[arg(long, value_parser = ["gaussian", "uniform"], default_value = "gaussian")]
     weighting: String,
@@ -86,6 +89,9 @@ fn segment(args: &Args) -> Result<(), String> {
     let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
     let mut segmenter = Segmenter::open(&model_path, &device).map_err(|e| e.to_string())?;
     segmenter.config.overlap = args.overlap;
+    if args.no_postprocess {
+        segmenter.config.postprocess = None;
+    }
     segmenter.config.weighting = match args.weighting.as_str() {
         "uniform" => Weighting::Uniform,
         _ => Weighting::Gaussian,

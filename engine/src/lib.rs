@@ -4,12 +4,16 @@
 //! * [`study`]: a BraTS case (FLAIR, T1, T1ce, T2, optional labels) on one checked grid.
 //! * [`data`]: synthetic phantom cases and the training data pipeline.
 //! * [`render`]: images of studies without a GUI (the montage PNG).
+//! * [`model`], [`train`], [`infer`], [`metrics`]: the network, its training strategies,
+//!   whole-volume segmentation and the 15-subset evaluation; [`experiment`]: the methods'
+//!   comparison over seeds.
 //!
 //! Modality order everywhere: FLAIR, T1, T1ce, T2 (bits 0..3 of an availability mask).
 
 pub mod atomic_file;
 pub mod compute;
 pub mod data;
+pub mod experiment;
 pub mod infer;
 pub mod metrics;
 pub mod model;

@@ -272,6 +272,7 @@ pub(crate) mod tests {
             offset: [0; 3],
             source_shape: shape,
             available: Availability::FULL,
+            inferior_first: true,
             convention: LabelConvention::Brats2021,
         }
     }

@@ -84,6 +84,8 @@ pub struct PreparedCase {
     pub source_shape: [usize; 3],
     /// The modalities the case has.
     pub available: Availability,
+    /// The third array axis (D) runs from inferior to superior, as in BraTS files.
+    pub inferior_first: bool,
     /// The label convention the regions were derived with.
     pub convention: LabelConvention,
 }
@@ -247,8 +249,15 @@ pub fn prepare(study: &Study, cfg: &PreprocessConfig) -> Result<PreparedCase, Da
         offset,
         source_shape,
         available: study.available(),
+        inferior_first: inferior_first(&reference.affine),
         convention: study.convention,
     })
+}
+
+/// Whether the third voxel axis points mostly superior (world +z in RAS).
+fn inferior_first(affine: &crate::volume::Affine) -> bool {
+    let [x, y, z] = [affine.0[0][2], affine.0[1][2], affine.0[2][2]];
+    z > 0.0 && z.abs() >= x.abs() && z.abs() >= y.abs()
 }
 
 fn describe(v: &Volume) -> String {

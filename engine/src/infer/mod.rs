@@ -207,7 +207,8 @@ impl Segmenter {
             .map(|p| u8::from(*p > self.config.threshold))
             .collect();
         if let Some(postprocess) = &self.config.postprocess {
-            postprocess.apply(&mut regions, shape);
+            let bottom = case.inferior_first.then_some(case.offset[0]);
+            postprocess.apply(&mut regions, shape, bottom);
         }
         Ok(CroppedSegmentation {
             probabilities: sum,

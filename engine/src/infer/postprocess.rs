@@ -3,11 +3,14 @@
 //!
 //! 1. Connected components (18-neighbourhood) of the tumour mask (any region); components
 //!    smaller than `min(2000, 0.1 × largest)` voxels are removed from every region.
+//!    Components lying entirely within the 26 most inferior slices of the volume go too (the
+//!    released code's rule against false positives at the bottom of the field of view; applied
+//!    only when the third voxel axis runs inferior→superior, as in BraTS files). The largest
+//!    component is always kept, so a low tumour is never removed whole.
 //! 2. Enhancing-tumour suppression: when fewer than 500 voxels are ET in all, they become
 //!    necrosis (TC without ET), as BraTS scores a false-positive ET on a case without ET harshly.
 //!
-//! Left out on purpose: the released code's removal of components within the first 26 slices
-//! (tied to its array orientation) and its "edema → core" k-means relabelling, which reads the
+//! Left out on purpose: the released code's "edema → core" k-means relabelling, which reads the
 //! T1ce image even when T1ce is among the missing modalities.
 
 use std::collections::VecDeque;
@@ -18,6 +21,8 @@ pub struct PostProcess {
     /// Components below `min(min_component_voxels, min_component_fraction × largest)` go.
     pub min_component_voxels: usize,
     pub min_component_fraction: f64,
+    /// Components entirely within this many inferior slices of the source volume go.
+    pub inferior_slices: usize,
     /// Fewer ET voxels than this in all: relabelled as necrosis (`None`: never).
     pub min_enhancing_voxels: Option<usize>,
 }
@@ -27,26 +32,38 @@ impl Default for PostProcess {
         PostProcess {
             min_component_voxels: 2000,
             min_component_fraction: 0.1,
+            inferior_slices: 26,
             min_enhancing_voxels: Some(500),
         }
     }
 }
 
 impl PostProcess {
-    /// Applies both steps to `[3, D, H, W]` region masks (WT, TC, ET; 0/1) in place.
-    pub fn apply(&self, regions: &mut [u8], shape: [usize; 3]) {
+    /// Applies both steps to `[3, D, H, W]` region masks (WT, TC, ET; 0/1) in place. `bottom`:
+    /// where the grid's slice 0 lies in the source volume counted from its most inferior slice
+    /// (`None` when the D axis does not run inferior→superior).
+    pub fn apply(&self, regions: &mut [u8], shape: [usize; 3], bottom: Option<usize>) {
         let voxels: usize = shape.iter().product();
         assert_eq!(regions.len(), 3 * voxels, "three region masks on the grid");
         let tumour: Vec<bool> = (0..voxels)
             .map(|i| regions[i] | regions[voxels + i] | regions[2 * voxels + i] != 0)
             .collect();
         let (component, sizes) = components(&tumour, shape);
-        let largest = sizes.iter().copied().max().unwrap_or(0);
-        let threshold =
-            (self.min_component_voxels as f64).min(self.min_component_fraction * largest as f64);
+        let largest = (0..sizes.len()).max_by_key(|c| sizes[*c]);
+        let threshold = (self.min_component_voxels as f64)
+            .min(self.min_component_fraction * largest.map_or(0, |c| sizes[c]) as f64);
+        // Highest slice of each component, to find those entirely at the bottom.
+        let plane = shape[1] * shape[2];
+        let mut top = vec![0usize; sizes.len()];
         for (i, c) in component.iter().enumerate() {
             if let Some(c) = c {
-                if (sizes[*c] as f64) < threshold {
+                top[*c] = top[*c].max(i / plane);
+            }
+        }
+        let low = |c: usize| bottom.is_some_and(|b| top[c] + b < self.inferior_slices);
+        for (i, c) in component.iter().enumerate() {
+            if let Some(c) = *c {
+                if Some(c) != largest && ((sizes[c] as f64) < threshold || low(c)) {
                     for r in 0..3 {
                         regions[r * voxels + i] = 0;
                     }
@@ -164,7 +181,7 @@ mod tests {
         regions[2 * n + at(2, 2, 2)] = 1; // ET, one voxel
         regions[at(9, 9, 9)] = 1; // an island of one voxel: 1 < 0.1 × 125
         regions[2 * n + at(9, 9, 9)] = 1;
-        PostProcess::default().apply(&mut regions, shape);
+        PostProcess::default().apply(&mut regions, shape, None);
         assert_eq!(regions[..n].iter().filter(|v| **v != 0).count(), 125);
         assert_eq!(regions[at(9, 9, 9)], 0);
         assert_eq!(regions[2 * n + at(9, 9, 9)], 0);
@@ -180,11 +197,48 @@ mod tests {
             min_enhancing_voxels: None,
             ..PostProcess::default()
         }
-        .apply(&mut kept, shape);
+        .apply(&mut kept, shape, None);
         assert_eq!(
             kept[2 * n + at(0, 0, 0)],
             1,
             "the largest component always stays"
         );
+    }
+
+    /// A component entirely in the lowest 26 source slices goes (when the axis runs upwards);
+    /// one reaching above them, and the largest, stay.
+    #[test]
+    fn components_at_the_bottom_of_the_volume_go() {
+        let shape = [40, 4, 4];
+        let n = 40 * 16;
+        let mut regions = vec![0u8; 3 * n];
+        let at = |z: usize, x: usize| z * 16 + x;
+        for z in 20..40 {
+            regions[at(z, 0)] = 1; // the lesion, slices 20..40 (largest)
+        }
+        for z in 0..10 {
+            regions[at(z, 3)] = 1; // low, 10 voxels: above the size threshold (2)
+        }
+        regions[at(2, 15)] = 1; // one voxel, corner
+        regions[at(12, 15)] = 1;
+        let size = PostProcess {
+            min_component_voxels: 1,
+            min_enhancing_voxels: None,
+            ..PostProcess::default()
+        };
+        let mut low = regions.clone();
+        size.apply(&mut low, shape, Some(0));
+        assert_eq!(low[..n].iter().filter(|v| **v != 0).count(), 20);
+        // Cropped 20 slices above the volume's bottom: slices 0..10 of the crop are source
+        // slices 20..30, not all below 26, so the low component stays; the voxel at crop slice
+        // 2 (source 22) goes.
+        let mut cropped = regions.clone();
+        size.apply(&mut cropped, shape, Some(20));
+        assert_eq!(cropped[..n].iter().filter(|v| **v != 0).count(), 31);
+        assert_eq!(cropped[at(12, 15)], 1);
+        // Orientation unknown: the rule is off.
+        let mut unknown = regions;
+        size.apply(&mut unknown, shape, None);
+        assert_eq!(unknown[..n].iter().filter(|v| **v != 0).count(), 32);
     }
 }

@@ -4,14 +4,56 @@
 //! as Markdown, CSV and JSON.
 
 use super::{compare_regions, RegionMetrics};
+use crate::data::cases::{CaseList, Split};
 use crate::data::preprocess::PreparedCase;
 use crate::infer::{InferError, Segmenter};
-use crate::study::Availability;
+use crate::study::{Availability, Study};
+use std::path::Path;
 
 /// A case ready for evaluation: preprocessed, with its voxel spacing `[D, H, W]` in mm.
 pub struct EvalCase {
     pub case: PreparedCase,
     pub spacing: [f64; 3],
+}
+
+/// The labelled cases of `split` in the data set folder `data` (the first `limit`), prepared
+/// for `segmenter`, and the problems of cases the data set skipped. A split without cases, or
+/// a case without a label map, is an error naming the folder.
+pub fn load_cases(
+    data: &Path,
+    split: Split,
+    limit: Option<usize>,
+    segmenter: &Segmenter,
+) -> Result<(Vec<EvalCase>, Vec<String>), String> {
+    let (list, problems) = CaseList::open(data).map_err(|e| e.to_string())?;
+    let entries: Vec<_> = list
+        .split(split)
+        .take(limit.unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
+    if entries.is_empty() {
+        return Err(format!(
+            "{}: no cases in the {split} split; check cases.csv or choose another split",
+            data.display()
+        ));
+    }
+    let mut cases = Vec::new();
+    for entry in entries {
+        let study = Study::open_folder(&entry.dir).map_err(|e| e.to_string())?;
+        if study.labels.is_none() {
+            return Err(format!(
+                "{}: no label map; evaluation needs ground truth for every case",
+                entry.dir.display()
+            ));
+        }
+        let [sx, sy, sz] = study.reference().voxel_sizes();
+        let case = segmenter.prepare(&study).map_err(|e| e.to_string())?;
+        cases.push(EvalCase {
+            case,
+            spacing: [sz, sy, sx],
+        });
+    }
+    Ok((cases, problems.iter().map(|p| p.to_string()).collect()))
 }
 
 /// One row of the table: a subset, its metrics per case and their means.

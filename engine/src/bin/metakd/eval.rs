@@ -3,11 +3,11 @@
 //! Markdown, CSV and JSON.
 
 use engine::compute::{self, Compute};
-use engine::data::cases::{CaseList, Split};
+use engine::data::cases::Split;
 use engine::infer::Segmenter;
-use engine::metrics::eval::{evaluate, EvalCase};
+use engine::metrics::eval::{evaluate, load_cases};
 use engine::model::file::bundled_model_path;
-use engine::study::{Availability, Study};
+use engine::study::Availability;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -39,48 +39,6 @@ pub struct Args {
     compute: String,
 }
 
-fn load_cases(args: &Args, segmenter: &Segmenter) -> Result<Vec<EvalCase>, String> {
-    let (list, problems) = CaseList::open(&args.data).map_err(|e| e.to_string())?;
-    for p in problems {
-        eprintln!("skipped: {p}");
-    }
-    let split = Split::parse(&args.split).expect("clap checked the split");
-    let entries: Vec<_> = list
-        .split(split)
-        .take(args.limit.unwrap_or(usize::MAX))
-        .cloned()
-        .collect();
-    if entries.is_empty() {
-        return Err(format!(
-            "{}: no cases in the {split} split; check cases.csv or choose another --split",
-            args.data.display()
-        ));
-    }
-    let mut cases = Vec::new();
-    for entry in entries {
-        let study = Study::open_folder(&entry.dir).map_err(|e| e.to_string())?;
-        if study.labels.is_none() {
-            return Err(format!(
-                "{}: no label map; evaluation needs ground truth for every case",
-                entry.dir.display()
-            ));
-        }
-        let reference = study
-            .modalities
-            .iter()
-            .flatten()
-            .next()
-            .expect("a study has an image");
-        let [sx, sy, sz] = reference.voxel_sizes();
-        let case = segmenter.prepare(&study).map_err(|e| e.to_string())?;
-        cases.push(EvalCase {
-            case,
-            spacing: [sz, sy, sx],
-        });
-    }
-    Ok(cases)
-}
-
 fn eval(args: &Args) -> Result<(), String> {
     let device = compute::device(Compute::parse(&args.compute).expect("clap checked"))?;
     let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
@@ -89,7 +47,11 @@ fn eval(args: &Args) -> Result<(), String> {
     if args.no_postprocess {
         segmenter.config.postprocess = None;
     }
-    let cases = load_cases(args, &segmenter)?;
+    let split = Split::parse(&args.split).expect("clap checked the split");
+    let (cases, problems) = load_cases(&args.data, split, args.limit, &segmenter)?;
+    for p in problems {
+        eprintln!("skipped: {p}");
+    }
     let subsets = Availability::all_subsets();
     let started = Instant::now();
     let table = evaluate(

@@ -5,6 +5,7 @@ mod bench;
 mod bench_load;
 mod bench_loader;
 mod eval;
+mod experiment;
 mod info;
 mod montage;
 mod phantom;
@@ -35,12 +36,14 @@ enum Command {
     Phantom(phantom::Args),
     /// Render a case's four modalities and labels in three planes to a PNG.
     Montage(montage::Args),
-    /// Train a model (baseline or MetaKD) on a data set folder, or resume a run.
+    /// Train a model (baseline, MetaKD or LCKD) on a data set folder, or resume a run.
     Train(train::Args),
     /// Segment a study with any subset of its modalities into a BraTS label map.
     Segment(segment::Args),
     /// Evaluate a model on a split under all 15 modality subsets (Markdown, CSV, JSON).
     Eval(eval::Args),
+    /// Train and evaluate several methods over seeds and compare them (tables and a chart).
+    Experiment(experiment::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +56,6 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Experiment(args) => experiment::run(args),
     }
 }

@@ -94,6 +94,42 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let stop = stop_on_ctrl_c();
+    let (tx, rx) = mpsc::channel();
+    let worker = {
+        let (config, data, out, stop) = (config.clone(), data.clone(), out.clone(), stop.clone());
+        std::thread::spawn(move || train(&config, &data, &out, resume, &stop, &tx))
+    };
+    follow(rx, &config);
+    match worker.join() {
+        Ok(Ok(TrainOutcome::Completed { model })) => {
+            eprintln!("done: {}", model.display());
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(TrainOutcome::Stopped {
+            iteration,
+            checkpoint,
+        })) => {
+            eprintln!(
+                "stopped before iteration {iteration}; checkpoint {} (continue with `metakd train --resume {}`)",
+                checkpoint.display(),
+                out.display()
+            );
+            ExitCode::from(130)
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("error: training stopped unexpectedly (internal error); the last checkpoint in {} is intact", out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A flag that Ctrl-C sets (the run saves a checkpoint and stops); a second Ctrl-C quits.
+pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let _ = ctrlc::set_handler(move || {
@@ -104,11 +140,12 @@ pub fn run(args: Args) -> ExitCode {
             "\nstopping: saving a checkpoint after this iteration (Ctrl-C again to quit at once)"
         );
     });
-    let (tx, rx) = mpsc::channel();
-    let worker = {
-        let (config, data, out, stop) = (config.clone(), data.clone(), out.clone(), stop.clone());
-        std::thread::spawn(move || train(&config, &data, &out, resume, &stop, &tx))
-    };
+    stop
+}
+
+/// Shows a run's events as a progress bar (loss, iterations per second, ETA, the modality
+/// weights or teachers, the last validation Dice) until the run ends.
+pub fn follow(rx: mpsc::Receiver<TrainEvent>, config: &TrainConfig) {
     let bar = ProgressBar::new(config.iterations);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} it  {per_sec}  ETA {eta}  {msg}")
@@ -156,29 +193,4 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     bar.finish_and_clear();
-    match worker.join() {
-        Ok(Ok(TrainOutcome::Completed { model })) => {
-            eprintln!("done: {}", model.display());
-            ExitCode::SUCCESS
-        }
-        Ok(Ok(TrainOutcome::Stopped {
-            iteration,
-            checkpoint,
-        })) => {
-            eprintln!(
-                "stopped before iteration {iteration}; checkpoint {} (continue with `metakd train --resume {}`)",
-                checkpoint.display(),
-                out.display()
-            );
-            ExitCode::from(130)
-        }
-        Ok(Err(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("error: training stopped unexpectedly (internal error); the last checkpoint in {} is intact", out.display());
-            ExitCode::FAILURE
-        }
-    }
 }

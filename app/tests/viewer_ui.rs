@@ -332,6 +332,12 @@ fn comparing_dropouts_fills_a_sortable_table_grid_and_difference_overlay() {
         .windows(2)
         .all(|w| w[0].metrics[0].dice >= w[1].metrics[0].dice));
 
+    // Tab overlays the next layer (ITK-SNAP's habit for compared segmentations).
+    let shown = h.state().open.as_ref().unwrap().shown.unwrap();
+    h.key_press(Key::Tab);
+    h.run_steps(1);
+    assert_eq!(h.state().open.as_ref().unwrap().shown, Some((shown + 1) % 5));
+
     h.get_by_label("Show the difference in the views").click();
     h.run_steps(2);
     let difference = h.state().view.as_ref().unwrap().overlay.difference;

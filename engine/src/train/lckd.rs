@@ -14,7 +14,7 @@
 
 use super::batch::TensorBatch;
 use super::config::LckdConfig;
-use super::loss::scalar;
+use super::loss::{flatten_bottlenecks, pair_l1, scalar};
 use super::strategy::{ExtraLoss, Strategy};
 use super::TrainError;
 use crate::data::loader::Batch;
@@ -22,7 +22,7 @@ use crate::model::{MetaKdNet, NetOutput};
 use crate::study::{Availability, Modality};
 use burn::module::Module;
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 /// The LCKD strategy (see the module docs).
 pub struct Lckd {
@@ -120,35 +120,12 @@ pub fn teacher_l1(
     availability: &[Availability],
     teachers: Availability,
 ) -> Option<Tensor<1>> {
-    let [n, m, c, d, h, w] = bottlenecks.dims();
-    let features = bottlenecks.reshape([n, m, c * d * h * w]);
-    let device = features.device();
-    let mut total: Option<Tensor<1>> = None;
-    for teacher in teachers.modalities() {
-        for student in Modality::ALL {
-            let both: Vec<f32> = availability
-                .iter()
-                .map(|a| {
-                    f32::from(u8::from(
-                        teacher != student && a.contains(teacher) && a.contains(student),
-                    ))
-                })
-                .collect();
-            if both.iter().all(|v| *v == 0.0) {
-                continue;
-            }
-            let t = features.clone().narrow(1, teacher.index(), 1).detach();
-            let s = features.clone().narrow(1, student.index(), 1);
-            let per_sample = (t - s).abs().mean_dim(2).reshape([n]);
-            let mask = Tensor::<1>::from_data(TensorData::new(both, [n]), &device);
-            let term = (per_sample * mask).sum() / n as f64;
-            total = Some(match total {
-                Some(sum) => sum + term,
-                None => term,
-            });
-        }
-    }
-    total
+    let features = flatten_bottlenecks(bottlenecks);
+    teachers
+        .modalities()
+        .flat_map(|t| Modality::ALL.into_iter().map(move |s| (t, s)))
+        .filter_map(|(t, s)| pair_l1(&features, availability, t, s))
+        .reduce(|sum, term| sum + term)
 }
 
 impl Strategy for Lckd {

@@ -32,6 +32,40 @@ pub fn bce_with_logits(logits: Tensor<5>, targets: Tensor<5>) -> Tensor<1> {
     per_voxel.mean() * channels
 }
 
+/// `mean|sg(f_teacher) − f_student|` per sample of `[N, 4, L]` features, over the samples that
+/// have both modalities, summed and divided by the batch size; `None` when no sample has both
+/// or they are the same modality.
+pub fn pair_l1(
+    features: &Tensor<3>,
+    availability: &[Availability],
+    teacher: Modality,
+    student: Modality,
+) -> Option<Tensor<1>> {
+    let n = availability.len();
+    let both: Vec<f32> = availability
+        .iter()
+        .map(|a| {
+            f32::from(u8::from(
+                teacher != student && a.contains(teacher) && a.contains(student),
+            ))
+        })
+        .collect();
+    if both.iter().all(|v| *v == 0.0) {
+        return None;
+    }
+    let t = features.clone().narrow(1, teacher.index(), 1).detach();
+    let s = features.clone().narrow(1, student.index(), 1);
+    let per_sample = (t - s).abs().mean_dim(2).reshape([n]);
+    let mask = Tensor::<1>::from_data(TensorData::new(both, [n]), &features.device());
+    Some((per_sample * mask).sum() / n as f64)
+}
+
+/// `[N, 4, C, d, h, w]` bottleneck features as `[N, 4, C·d·h·w]`.
+pub fn flatten_bottlenecks(bottlenecks: Tensor<6>) -> Tensor<3> {
+    let [n, m, c, d, h, w] = bottlenecks.dims();
+    bottlenecks.reshape([n, m, c * d * h * w])
+}
+
 /// MetaKD's pairwise modality-weighted L1 distillation on `[N, 4, C, d, h, w]` bottleneck
 /// features, averaged over the batch; `None` when no sample has two modalities.
 pub fn pairwise_weighted_l1(
@@ -39,36 +73,15 @@ pub fn pairwise_weighted_l1(
     availability: &[Availability],
     weights: [f32; 4],
 ) -> Option<Tensor<1>> {
-    let [n, m, c, d, h, w] = bottlenecks.dims();
-    let features = bottlenecks.reshape([n, m, c * d * h * w]);
-    let device = features.device();
-    let mut total: Option<Tensor<1>> = None;
-    for (i, teacher) in Modality::ALL.into_iter().enumerate() {
-        for (j, student) in Modality::ALL.into_iter().enumerate() {
-            let both: Vec<f32> = availability
-                .iter()
-                .map(|a| {
-                    f32::from(u8::from(
-                        i != j && a.contains(teacher) && a.contains(student),
-                    ))
-                })
-                .collect();
-            if both.iter().all(|v| *v == 0.0) {
-                continue;
-            }
-            let ratio = weights[i] / weights[j];
-            let t = features.clone().narrow(1, i, 1).detach();
-            let s = features.clone().narrow(1, j, 1);
-            let per_sample = (t - s).abs().mean_dim(2).reshape([n]);
-            let mask = Tensor::<1>::from_data(TensorData::new(both, [n]), &device);
-            let term = (per_sample * mask).sum() * f64::from(ratio) / n as f64;
-            total = Some(match total {
-                Some(sum) => sum + term,
-                None => term,
-            });
-        }
-    }
-    total
+    let features = flatten_bottlenecks(bottlenecks);
+    Modality::ALL
+        .into_iter()
+        .flat_map(|t| Modality::ALL.into_iter().map(move |s| (t, s)))
+        .filter_map(|(t, s)| {
+            let ratio = weights[t.index()] / weights[s.index()];
+            pair_l1(&features, availability, t, s).map(|term| term * f64::from(ratio))
+        })
+        .reduce(|sum, term| sum + term)
 }
 
 /// Dice + BCE, the segmentation loss of MetaKD and LCKD.

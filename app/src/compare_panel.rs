@@ -8,6 +8,7 @@ use crate::segmenting::ModelChoice;
 use crate::state::{Agreement, Difference, Layout, OpenStudy, ViewState, REGION_COLOURS};
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Legend, Plot};
+use engine::metrics::RegionMetrics;
 use engine::study::{Availability, Region};
 use engine::volume::Plane;
 
@@ -326,11 +327,13 @@ fn results_table(
                 {
                     open.shown = Some(row.layer);
                 }
+                // A region empty in both maps has nothing to score: "n/a", not a perfect 1.
+                let both_empty = |m: &RegionMetrics| m.predicted_ml == 0.0 && m.reference_ml == 0.0;
                 for m in &row.metrics {
-                    ui.label(format!("{:.3}", m.dice));
+                    not_applicable_or(ui, both_empty(m), format!("{:.3}", m.dice));
                 }
                 for m in &row.metrics {
-                    ui.label(format!("{:.1}", m.hd95_mm));
+                    not_applicable_or(ui, both_empty(m), format!("{:.1}", m.hd95_mm));
                 }
                 for m in &row.metrics {
                     ui.label(format!("{:.2}", m.predicted_ml));
@@ -347,6 +350,16 @@ fn results_table(
         };
         *sort = (column, descending);
         comparison.sort(column, descending);
+    }
+}
+
+/// A table cell: `text`, or a weak "n/a" explaining that both maps are empty.
+fn not_applicable_or(ui: &mut egui::Ui, not_applicable: bool, text: String) {
+    if not_applicable {
+        ui.weak("n/a")
+            .on_hover_text("Empty in both: nothing to score (the CSV keeps Dice 1, HD95 0)");
+    } else {
+        ui.label(text);
     }
 }
 

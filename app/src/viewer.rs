@@ -437,11 +437,15 @@ impl Viewer {
                         view.displayed = m;
                     }
                 });
-                let file = volume
-                    .and_then(|v| v.source.as_ref())
-                    .and_then(|p| p.file_name())
-                    .map(|n| n.to_string_lossy().into_owned());
-                ui.weak(file.unwrap_or_else(|| "missing".into()));
+                let file = match volume {
+                    None => "missing".to_string(),
+                    Some(v) => v
+                        .source
+                        .as_ref()
+                        .and_then(|p| p.file_name())
+                        .map_or("in memory".into(), |n| n.to_string_lossy().into_owned()),
+                };
+                ui.weak(file);
             });
         }
         if ui.button("Show all four (2×2)").clicked() {

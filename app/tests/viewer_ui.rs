@@ -336,7 +336,10 @@ fn comparing_dropouts_fills_a_sortable_table_grid_and_difference_overlay() {
     let shown = h.state().open.as_ref().unwrap().shown.unwrap();
     h.key_press(Key::Tab);
     h.run_steps(1);
-    assert_eq!(h.state().open.as_ref().unwrap().shown, Some((shown + 1) % 5));
+    assert_eq!(
+        h.state().open.as_ref().unwrap().shown,
+        Some((shown + 1) % 5)
+    );
 
     h.get_by_label("Show the difference in the views").click();
     h.run_steps(2);

@@ -1,0 +1,57 @@
+//! [`Conv3dBackend`] for the `NdArray` CPU backend: burn's own convolution ops behind our API.
+#![allow(deprecated)] // burn 0.22 marks NdArray deprecated in favour of Flex; it is our CPU reference.
+
+use super::Conv3dBackend;
+use burn::backend::ops::{ConvOptions, ConvTransposeOptions, FloatTensorOps, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{FloatDType, NdArray, TensorMetadata};
+use burn::tensor::Shape;
+
+impl Conv3dBackend for NdArray {
+    fn conv3d_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let options = ConvOptions::new([stride; 3], [padding; 3], [1; 3], 1);
+        NdArray::conv3d(x, weight, None, options)
+    }
+
+    fn conv3d_input_grad(
+        dy: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        input: [usize; 3],
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let k = weight.shape()[2];
+        let o = dy.shape();
+        // conv_transpose3d gives (o - 1) * s - 2p + k; padding_out makes up the remainder.
+        let mut pad_out = [0; 3];
+        for a in 0..3 {
+            pad_out[a] = input[a] + 2 * padding - ((o[a + 2] - 1) * stride + k);
+        }
+        let options = ConvTransposeOptions::new([stride; 3], [padding; 3], pad_out, [1; 3], 1);
+        NdArray::conv_transpose3d(dy, weight, None, options)
+    }
+
+    fn conv3d_weight_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let ci = x.shape()[1];
+        let co = dy.shape()[1];
+        let device = NdArray::float_device(&x);
+        let w = NdArray::float_zeros(
+            Shape::from(vec![co, ci, kernel, kernel, kernel]),
+            &device,
+            FloatDType::F32,
+        );
+        let options = ConvOptions::new([stride; 3], [padding; 3], [1; 3], 1);
+        NdArray::conv3d_weight_backward(x, w, dy, options)
+    }
+}

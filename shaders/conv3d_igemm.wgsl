@@ -1,0 +1,111 @@
+// conv3d_igemm.wgsl: implicit-GEMM 3D convolution, forward and input-gradient (gather form).
+//
+// Bindings (group 0):
+//   0 src : array<f32>, read       NCDHW [NB][CK][SD][SH][SW]  (forward: x; input-grad: dy)
+//   1 wt  : array<f32>, read       [tap = (kd*KS+kh)*KS+kw][CK][CN]  (packed on the host)
+//   2 dst : array<f32>, read_write NCDHW [NB][CN][DD][DH][DW]  (forward: y; input-grad: dx)
+// GEMM view: M = destination voxels, N = CN destination channels, K = CK channels x taps.
+//   Forward      : src_coord = dst_coord * S - P + k.
+//   Input-grad   : src_coord = (dst_coord + P - k) / S, only where divisible. For S = 2 the
+//                  destination is split into 8 parity classes (one launch each, class baked in as
+//                  RD/RH/RW with STEP = 2); in a class only the taps of matching parity contribute,
+//                  so no multiply is wasted on structural zeros and no scatter is needed.
+// Tiling: a workgroup of 64 invocations covers 64 rows of TM consecutive destination voxels along
+//   W (one (n, d, h) row segment each) x BN destination channels (grid y walks the CN tiles; grid x
+//   the row segments). Each invocation keeps TM x BN accumulators in registers (register block).
+//   Along W the TM voxels share a sliding window of source values: per (kd, kh, ci) it loads the
+//   window once (TM + KS - 1 values at stride 1) and reuses each for every kw tap and all BN
+//   channels. Weights are read with workgroup-uniform indices (one broadcast load serves all 64
+//   invocations; on lavapipe it is a scalar load, on a GPU a single cached transaction).
+//   The unrolled window loads and FMA block are generated on the host (the body placeholder), with every shape
+//   constant baked in, so the compiler sees constant trip counts and constant divisors.
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+const NB: u32 = {{ nb }}u;
+const CK: u32 = {{ ck }}u;
+const CN: u32 = {{ cn }}u;
+const SD: i32 = {{ sd }};
+const SH: i32 = {{ sh }};
+const SW: i32 = {{ sw }};
+const DD: u32 = {{ dd }}u;
+const DH: u32 = {{ dh }}u;
+const DW: u32 = {{ dw }}u;
+// Class grid: destination voxels of this launch (all voxels, or one parity class).
+const JD: u32 = {{ jd }}u;
+const JH: u32 = {{ jh }}u;
+const JW: u32 = {{ jw }}u;
+const STEP: u32 = {{ step }}u;
+const RD: u32 = {{ rd }}u;
+const RH: u32 = {{ rh }}u;
+const RW: u32 = {{ rw }}u;
+const KS: u32 = {{ ks }}u;
+const S: i32 = {{ stride }};
+const P: i32 = {{ pad }};
+const BWD: bool = {{ bwd }};
+// Taps along d and h visited by this launch: KD0, KD0 + KSTEP, ... < KS (same for h).
+const KD0: u32 = {{ kd0 }}u;
+const KH0: u32 = {{ kh0 }}u;
+const KSTEP: u32 = {{ kstep }}u;
+const TM: u32 = {{ tm }}u;
+const BN: u32 = {{ bn }}u;
+const SVOL: u32 = u32(SD * SH * SW);
+const DVOL: u32 = DD * DH * DW;
+const WLAST: u32 = KS * KS * KS * CK * CN - 1u;
+const WSEG: u32 = (JW + TM - 1u) / TM;
+const ROWS: u32 = NB * JD * JH * WSEG;
+// Workgroups along grid x (the rest spill into grid z; a grid dimension holds at most 65535).
+const GX: u32 = {{ gx }}u;
+
+// Source coordinate along d or h for destination class coordinate j and tap k (may be out of range).
+fn src_coord(j: u32, r: u32, k: u32) -> i32 {
+    let c = i32(j * STEP + r);
+    if BWD {
+        let t = c + P - i32(k);
+        // t is a multiple of S for the taps this launch visits; negative t is rejected by the caller.
+        return select(-1, t / S, t >= 0);
+    }
+    return c * S - P + i32(k);
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    // Keep all three bindings in the pipeline layout even when a launch visits no tap.
+    if lid >= 64u { dst[0] = src[0] + wt[0]; }
+    let row = (wg.z * GX + wg.x) * 64u + lid;
+    let live = row < ROWS;
+    let rr = select(0u, row, live);
+    let seg = rr % WSEG;
+    let t1 = rr / WSEG;
+    let jh = t1 % JH;
+    let t2 = t1 / JH;
+    let jd = t2 % JD;
+    let n = t2 / JD;
+    let jw0 = seg * TM;
+    let co0 = wg.y * BN;
+    let xbase = n * CK * SVOL;
+
+{{ decl }}
+
+    for (var kd = KD0; kd < KS; kd += KSTEP) {
+        let sd = src_coord(jd, RD, kd);
+        for (var kh = KH0; kh < KS; kh += KSTEP) {
+            let sh = src_coord(jh, RH, kh);
+            let rowok = live && sd >= 0 && sd < SD && sh >= 0 && sh < SH;
+            let rowbase = i32(xbase) + (sd * SH + sh) * SW + {{ wbase }};
+            let tapbase = (kd * KS + kh) * KS;
+{{ okdecl }}
+            for (var ci = 0u; ci < CK; ci += 1u) {
+                let p = rowbase + i32(ci * SVOL);
+{{ body }}
+            }
+        }
+    }
+
+    if live {
+        let obase = n * CN * DVOL + ((jd * STEP + RD) * DH + (jh * STEP + RH)) * DW;
+{{ store }}
+    }
+}

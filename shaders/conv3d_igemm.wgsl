@@ -2,7 +2,8 @@
 //
 // Bindings (group 0):
 //   0 src : array<f32>, read       NCDHW [NB][CK][SD][SH][SW]  (forward: x; input-grad: dy)
-//   1 wt  : array<f32>, read       [tap = (kd*KS+kh)*KS+kw][CK][CN]  (packed on the host)
+//   1 wt  : array<vec4<f32>>, read [tap = (kd*KS+kh)*KS+kw][CK][CNP]  (packed on the host,
+//                                    CNP = CN rounded up to a multiple of 4, zero padded)
 //   2 dst : array<f32>, read_write NCDHW [NB][CN][DD][DH][DW]  (forward: y; input-grad: dx)
 // GEMM view: M = destination voxels, N = CN destination channels, K = CK channels x taps.
 //   Forward      : src_coord = dst_coord * S - P + k.
@@ -15,13 +16,13 @@
 //   the row segments). Each invocation keeps TM x BN accumulators in registers (register block).
 //   Along W the TM voxels share a sliding window of source values: per (kd, kh, ci) it loads the
 //   window once (TM + KS - 1 values at stride 1) and reuses each for every kw tap and all BN
-//   channels. Weights are read with workgroup-uniform indices (one broadcast load serves all 64
+//   channels. Weights are read as vec4 with workgroup-uniform indices (one broadcast load serves all 64
 //   invocations; on lavapipe it is a scalar load, on a GPU a single cached transaction).
 //   The unrolled window loads and FMA block are generated on the host (the body placeholder), with every shape
 //   constant baked in, so the compiler sees constant trip counts and constant divisors.
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
 const NB: u32 = {{ nb }}u;
@@ -53,7 +54,9 @@ const TM: u32 = {{ tm }}u;
 const BN: u32 = {{ bn }}u;
 const SVOL: u32 = u32(SD * SH * SW);
 const DVOL: u32 = DD * DH * DW;
-const WLAST: u32 = KS * KS * KS * CK * CN - 1u;
+// Packed weight rows hold CNP = CN rounded up to a multiple of 4 (zero padded).
+const CNP: u32 = (CN + 3u) / 4u * 4u;
+const WLAST4: u32 = KS * KS * KS * CK * CNP / 4u - 1u;
 const WSEG: u32 = (JW + TM - 1u) / TM;
 const ROWS: u32 = NB * JD * JH * WSEG;
 // Workgroups along grid x (the rest spill into grid z; a grid dimension holds at most 65535).
@@ -73,7 +76,7 @@ fn src_coord(j: u32, r: u32, k: u32) -> i32 {
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     // Keep all three bindings in the pipeline layout even when a launch visits no tap.
-    if lid >= 64u { dst[0] = src[0] + wt[0]; }
+    if lid >= 64u { dst[0] = src[0] + wt[0].x; }
     let row = (wg.z * GX + wg.x) * 64u + lid;
     let live = row < ROWS;
     let rr = select(0u, row, live);

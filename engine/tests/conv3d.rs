@@ -52,10 +52,27 @@ struct Case {
 }
 
 impl Case {
-    fn new(n: usize, ci: usize, co: usize, input: [usize; 3], k: usize, stride: usize, padding: usize) -> Self {
-        let g = Geometry { n, ci, co, input, k, stride, padding };
+    fn new(
+        n: usize,
+        ci: usize,
+        co: usize,
+        input: [usize; 3],
+        k: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Self {
+        let g = Geometry {
+            n,
+            ci,
+            co,
+            input,
+            k,
+            stride,
+            padding,
+        };
         let [od, oh, ow] = g.output();
-        let seed = (n * 1000 + ci * 100 + co * 10 + k + stride * 7 + padding * 13 + input[0]) as u64;
+        let seed =
+            (n * 1000 + ci * 100 + co * 10 + k + stride * 7 + padding * 13 + input[0]) as u64;
         Self {
             x: random(n * ci * input.iter().product::<usize>(), seed),
             w: random(co * ci * k * k * k, seed + 1),
@@ -96,8 +113,18 @@ impl Case {
         let name = format!("{g:?}");
         let (y, dx, dw) = self.run(&gpu());
         let k3 = g.k * g.k * g.k;
-        compare(&format!("forward {name}"), &y, &reference::forward(g, &self.x, &self.w), g.ci * k3);
-        compare(&format!("input-grad {name}"), &dx, &reference::input_grad(g, &self.dy, &self.w), g.co * k3);
+        compare(
+            &format!("forward {name}"),
+            &y,
+            &reference::forward(g, &self.x, &self.w),
+            g.ci * k3,
+        );
+        compare(
+            &format!("input-grad {name}"),
+            &dx,
+            &reference::input_grad(g, &self.dy, &self.w),
+            g.co * k3,
+        );
         let [od, oh, ow] = g.output();
         compare(
             &format!("weight-grad {name}"),
@@ -111,7 +138,15 @@ impl Case {
 /// Every kernel size / stride / padding combination the model can use, odd sizes, batch 1 and 3.
 #[test]
 fn kernel_stride_padding_grid() {
-    for (k, s, p) in [(1, 1, 0), (1, 2, 0), (3, 1, 0), (3, 1, 1), (3, 2, 0), (3, 2, 1), (2, 2, 0)] {
+    for (k, s, p) in [
+        (1, 1, 0),
+        (1, 2, 0),
+        (3, 1, 0),
+        (3, 1, 1),
+        (3, 2, 0),
+        (3, 2, 1),
+        (2, 2, 0),
+    ] {
         for (n, input) in [(1, [5, 6, 7]), (3, [4, 5, 3])] {
             Case::new(n, 3, 5, input, k, s, p).check();
         }
@@ -121,7 +156,19 @@ fn kernel_stride_padding_grid() {
 /// Channel counts 1..70 including primes and counts that are not multiples of any tile size.
 #[test]
 fn channel_counts() {
-    for (ci, co) in [(1, 1), (1, 4), (4, 16), (16, 4), (7, 13), (16, 16), (17, 31), (32, 33), (70, 3), (3, 70), (64, 64)] {
+    for (ci, co) in [
+        (1, 1),
+        (1, 4),
+        (4, 16),
+        (16, 4),
+        (7, 13),
+        (16, 16),
+        (17, 31),
+        (32, 33),
+        (70, 3),
+        (3, 70),
+        (64, 64),
+    ] {
         Case::new(1, ci, co, [5, 4, 6], 3, 1, 1).check();
     }
     for (ci, co) in [(13, 29), (70, 70)] {
@@ -178,11 +225,21 @@ fn autodiff_matches_burn() {
         let ub = Tensor::<1>::from_data(TensorData::new(ubv.clone(), [co]), device).require_grad();
         let r = tensor(&rv, [n, co, 10, 8, 12], device);
         let (h, y) = if ours {
-            let h = ops::conv3d(x.clone(), w.clone(), Some(b.clone()), Conv3dOptions::new(1, 1));
+            let h = ops::conv3d(
+                x.clone(),
+                w.clone(),
+                Some(b.clone()),
+                Conv3dOptions::new(1, 1),
+            );
             let y = ops::conv_transpose3d_up2(h.clone(), u.clone(), Some(ub.clone()));
             (h, y)
         } else {
-            let h = burn_conv3d(x.clone(), w.clone(), Some(b.clone()), ConvOptions::new([1; 3], [1; 3], [1; 3], 1));
+            let h = burn_conv3d(
+                x.clone(),
+                w.clone(),
+                Some(b.clone()),
+                ConvOptions::new([1; 3], [1; 3], [1; 3], 1),
+            );
             let opt = ConvTransposeOptions::new([2; 3], [0; 3], [0; 3], [1; 3], 1);
             let y = conv_transpose3d(h.clone(), u.clone(), Some(ub.clone()), opt);
             (h, y)
@@ -191,7 +248,13 @@ fn autodiff_matches_burn() {
         let loss = (y.clone() * r).sum();
         let grads = loss.backward();
         let g5 = |t: &Tensor<5>| values(t.grad(&grads).expect("gradient"));
-        let g1 = |t: &Tensor<1>| t.grad(&grads).expect("gradient").into_data().to_vec::<f32>().unwrap();
+        let g1 = |t: &Tensor<1>| {
+            t.grad(&grads)
+                .expect("gradient")
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        };
         (values(y), g5(&x), g5(&w), g1(&b), g5(&u), g1(&ub))
     };
     let ours = run(&gpu().autodiff(), true);
@@ -211,15 +274,32 @@ fn autodiff_matches_burn() {
 #[test]
 fn finite_difference() {
     let device = gpu();
-    let g = Geometry { n: 1, ci: 2, co: 3, input: [4, 3, 5], k: 3, stride: 2, padding: 1 };
+    let g = Geometry {
+        n: 1,
+        ci: 2,
+        co: 3,
+        input: [4, 3, 5],
+        k: 3,
+        stride: 2,
+        padding: 1,
+    };
     let [od, oh, ow] = g.output();
     let xv = random(2 * 60, 11);
     let wv = random(3 * 2 * 27, 12);
     let rv = random(3 * od * oh * ow, 13);
     let opt = Conv3dOptions::new(2, 1);
     let loss = |xv: &[f32], wv: &[f32]| -> f64 {
-        let y = ops::conv3d(tensor(xv, [1, 2, 4, 3, 5], &device), tensor(wv, [3, 2, 3, 3, 3], &device), None, opt);
-        values(y).iter().zip(&rv).map(|(&a, &b)| a as f64 * b as f64).sum()
+        let y = ops::conv3d(
+            tensor(xv, [1, 2, 4, 3, 5], &device),
+            tensor(wv, [3, 2, 3, 3, 3], &device),
+            None,
+            opt,
+        );
+        values(y)
+            .iter()
+            .zip(&rv)
+            .map(|(&a, &b)| a as f64 * b as f64)
+            .sum()
     };
     let ad = device.clone().autodiff();
     let x = tensor(&xv, [1, 2, 4, 3, 5], &ad).require_grad();
@@ -234,13 +314,21 @@ fn finite_difference() {
         p[i] += eps;
         m[i] -= eps;
         let fd = (loss(&p, &wv) - loss(&m, &wv)) / (2.0 * eps as f64);
-        assert!((fd - gx[i] as f64).abs() < 2e-3, "dL/dx[{i}]: fd {fd} vs {}", gx[i]);
+        assert!(
+            (fd - gx[i] as f64).abs() < 2e-3,
+            "dL/dx[{i}]: fd {fd} vs {}",
+            gx[i]
+        );
     }
     for i in [0, 13, 26, 53, 80, 161] {
         let (mut p, mut m) = (wv.clone(), wv.clone());
         p[i] += eps;
         m[i] -= eps;
         let fd = (loss(&xv, &p) - loss(&xv, &m)) / (2.0 * eps as f64);
-        assert!((fd - gw[i] as f64).abs() < 2e-3, "dL/dw[{i}]: fd {fd} vs {}", gw[i]);
+        assert!(
+            (fd - gw[i] as f64).abs() < 2e-3,
+            "dL/dw[{i}]: fd {fd} vs {}",
+            gw[i]
+        );
     }
 }

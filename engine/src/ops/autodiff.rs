@@ -58,7 +58,8 @@ impl<B: Backend + Conv3dBackend> Backward<B, 2> for InputGradBackward {
         let (dy, w) = ops.state;
         if let Some(node) = node_w {
             // The input gradient is linear in dy and w: <g, A_w^T dy> = <A_w g, dy>.
-            let gw = B::conv3d_weight_grad(grad.clone(), dy, self.kernel, self.stride, self.padding);
+            let gw =
+                B::conv3d_weight_grad(grad.clone(), dy, self.kernel, self.stride, self.padding);
             grads.register::<B>(node.id, gw);
         }
         if let Some(node) = node_dy {

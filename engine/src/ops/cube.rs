@@ -4,13 +4,13 @@
 //! own permute (tiny tensors), outputs are allocated with `client.empty` and written completely by
 //! the kernels. Weight-gradient partial sums are added with burn's `sum_dim`.
 
-use super::kernels::{igemm_tile, wgrad_tile, IgemmSpec, WgradSpec, WORKGROUP};
+use super::kernels::{igemm_tile, padded_channels, wgrad_tile, IgemmSpec, WgradSpec, WORKGROUP};
 use super::Conv3dBackend;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::wgpu::{
     into_contiguous, CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
 };
-use burn::backend::TensorMetadata;
+use burn::backend::{FloatDType, TensorMetadata};
 use burn::tensor::Shape;
 use cubecl::prelude::{CubeCount, CubeDim, KernelArguments, KernelId};
 
@@ -56,7 +56,14 @@ fn empty(like: &CubeTensor, shape: Vec<usize>) -> CubeTensor {
     )
 }
 
-fn launch(src: &CubeTensor, wt: &CubeTensor, dst: &CubeTensor, source: String, key: String, grid: (u32, u32, u32)) {
+fn launch(
+    src: &CubeTensor,
+    wt: &CubeTensor,
+    dst: &CubeTensor,
+    source: String,
+    key: String,
+    grid: (u32, u32, u32),
+) {
     let kernel = Wgsl { source, key };
     src.client.launch(
         Box::new(SourceKernel::new(kernel, CubeDim::new_1d(WORKGROUP))),
@@ -70,12 +77,39 @@ fn launch(src: &CubeTensor, wt: &CubeTensor, dst: &CubeTensor, source: String, k
 }
 
 /// Run the implicit-GEMM kernel over all parity classes into a fresh `[nb, cn, dst]` tensor.
-fn igemm(src: CubeTensor, wt: CubeTensor, bwd: bool, cn: usize, dst: [usize; 3], ks: usize, stride: usize, pad: usize) -> CubeTensor {
+/// Pad the last (destination-channel) axis of packed weights to a multiple of 4 with zeros.
+fn pad_channels(wt: CubeTensor) -> CubeTensor {
+    let s = dims5(&wt);
+    let cnp = padded_channels(u(s[4])) as usize;
+    if cnp == s[4] {
+        return wt;
+    }
+    let zeros = CubeBackend::float_zeros(
+        Shape::from(vec![s[0], s[1], s[2], s[3], cnp - s[4]]),
+        &wt.device,
+        FloatDType::F32,
+    );
+    into_contiguous(CubeBackend::float_cat(vec![wt, zeros], 4))
+}
+
+fn igemm(
+    src: CubeTensor,
+    wt: CubeTensor,
+    bwd: bool,
+    cn: usize,
+    dst: [usize; 3],
+    ks: usize,
+    stride: usize,
+    pad: usize,
+) -> CubeTensor {
+    let wt = pad_channels(wt);
     let s = dims5(&src);
     let out = empty(&src, vec![s[0], cn, dst[0], dst[1], dst[2]]);
     let (tm, bn) = igemm_tile(u(cn));
     let classes: Vec<[u32; 3]> = if bwd && stride == 2 {
-        (0..8).map(|c| [(c >> 2) & 1, (c >> 1) & 1, c & 1]).collect()
+        (0..8)
+            .map(|c| [(c >> 2) & 1, (c >> 1) & 1, c & 1])
+            .collect()
     } else {
         vec![[0, 0, 0]]
     };
@@ -103,14 +137,28 @@ fn igemm(src: CubeTensor, wt: CubeTensor, bwd: bool, cn: usize, dst: [usize; 3],
 }
 
 impl Conv3dBackend for CubeBackend {
-    fn conv3d_forward(x: CubeTensor, weight: CubeTensor, stride: usize, padding: usize) -> CubeTensor {
+    fn conv3d_forward(
+        x: CubeTensor,
+        weight: CubeTensor,
+        stride: usize,
+        padding: usize,
+    ) -> CubeTensor {
         let x = into_contiguous(x);
         let [co, _ci, k, _, _] = dims5(&weight);
         // [co][ci][kd][kh][kw] -> [kd][kh][kw][ci][co]
         let wt = into_contiguous(CubeBackend::float_permute(weight, &[2, 3, 4, 1, 0]));
         let s = dims5(&x);
         let o = |n: usize| (n + 2 * padding - k) / stride + 1;
-        igemm(x, wt, false, co, [o(s[2]), o(s[3]), o(s[4])], k, stride, padding)
+        igemm(
+            x,
+            wt,
+            false,
+            co,
+            [o(s[2]), o(s[3]), o(s[4])],
+            k,
+            stride,
+            padding,
+        )
     }
 
     fn conv3d_input_grad(
@@ -162,6 +210,9 @@ impl Conv3dBackend for CubeBackend {
         } else {
             part
         };
-        CubeBackend::float_reshape(summed, Shape::from(vec![o[1], s[1], kernel, kernel, kernel]))
+        CubeBackend::float_reshape(
+            summed,
+            Shape::from(vec![o[1], s[1], kernel, kernel, kernel]),
+        )
     }
 }

@@ -90,7 +90,10 @@ fn check(x: &[usize], w: &[usize], options: Conv3dOptions) {
     assert!(options.padding < k, "conv3d: padding must be < kernel size");
     assert_eq!(x[1], w[1], "conv3d: input channels of x and w differ");
     for &s in &x[2..] {
-        assert!(s + 2 * options.padding >= k, "conv3d: input smaller than kernel");
+        assert!(
+            s + 2 * options.padding >= k,
+            "conv3d: input smaller than kernel"
+        );
     }
 }
 

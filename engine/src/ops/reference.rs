@@ -44,8 +44,10 @@ impl Geometry {
                                         let Some(sy) = at(y, kh, h) else { continue };
                                         for kw in 0..k {
                                             let Some(sx) = at(x, kw, w) else { continue };
-                                            let xi = (((n * self.ci + ci) * d + sz) * h + sy) * w + sx;
-                                            let wi = (((co * self.ci + ci) * k + kd) * k + kh) * k + kw;
+                                            let xi =
+                                                (((n * self.ci + ci) * d + sz) * h + sy) * w + sx;
+                                            let wi =
+                                                (((co * self.ci + ci) * k + kd) * k + kh) * k + kw;
                                             f(xi, wi, yi);
                                         }
                                     }

@@ -33,7 +33,13 @@ struct Layer {
 fn layers(quick: bool) -> Vec<Layer> {
     let l = |ci, co, size| Layer { ci, co, size };
     if quick {
-        vec![l(4, 16, 40), l(16, 16, 40), l(32, 32, 20), l(64, 64, 10), l(128, 128, 10)]
+        vec![
+            l(4, 16, 40),
+            l(16, 16, 40),
+            l(32, 32, 20),
+            l(64, 64, 10),
+            l(128, 128, 10),
+        ]
     } else {
         vec![
             l(4, 16, 80),
@@ -92,7 +98,9 @@ pub fn run(args: Args) -> ExitCode {
         }
 
         let ours = [
-            time(&device, budget, || ops::conv3d(x.clone(), w.clone(), None, opt)),
+            time(&device, budget, || {
+                ops::conv3d(x.clone(), w.clone(), None, opt)
+            }),
             time(&device, budget, || {
                 ops::conv3d_input_grad(dy.clone(), w.clone(), [s; 3], opt)
             }),
@@ -133,7 +141,10 @@ pub fn run(args: Args) -> ExitCode {
                 })),
             ]
         };
-        for (i, op) in ["forward", "input_grad", "weight_grad"].into_iter().enumerate() {
+        for (i, op) in ["forward", "input_grad", "weight_grad"]
+            .into_iter()
+            .enumerate()
+        {
             rows.push(Row {
                 layer: name.clone(),
                 op,

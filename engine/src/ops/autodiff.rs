@@ -11,8 +11,9 @@ use burn::backend::autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
     grads::Gradients,
     ops::{Backward, Ops, OpsKind},
-    Autodiff, AutodiffTensor,
+    Autodiff,
 };
+use burn::backend::AutodiffBackend;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, TensorMetadata};
 
@@ -145,9 +146,9 @@ impl<B: Backend + Conv3dBackend, C: CheckpointStrategy> Conv3dBackend for Autodi
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self> {
-        AutodiffTensor::new(B::conv3d_weight_grad(
-            x.into_primitive(),
-            dy.into_primitive(),
+        <Self as AutodiffBackend>::from_inner(B::conv3d_weight_grad(
+            <Self as AutodiffBackend>::inner(x),
+            <Self as AutodiffBackend>::inner(dy),
             kernel,
             stride,
             padding,

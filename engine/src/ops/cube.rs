@@ -12,7 +12,8 @@ use burn::backend::wgpu::{
 };
 use burn::backend::{FloatDType, TensorMetadata};
 use burn::tensor::Shape;
-use cubecl::prelude::{CubeCount, CubeDim, KernelArguments, KernelId};
+use cubecl::prelude::{CubeCount, CubeDim, KernelId};
+use cubecl::server::KernelArguments;
 
 /// A fully specialised WGSL source, keyed by its text-generating spec.
 struct Wgsl {

@@ -45,7 +45,7 @@ impl Conv3dBackend for NdArray {
     ) -> FloatTensor<Self> {
         let ci = x.shape()[1];
         let co = dy.shape()[1];
-        let device = NdArray::float_device(&x);
+        let device = x.device();
         let w = NdArray::float_zeros(
             Shape::from(vec![co, ci, kernel, kernel, kernel]),
             &device,

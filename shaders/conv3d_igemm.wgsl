@@ -21,8 +21,8 @@
 //   The unrolled window loads and FMA block are generated on the host (the body placeholder), with every shape
 //   constant baked in, so the compiler sees constant trip counts and constant divisors.
 
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read_write> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> wt: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
 const NB: u32 = {{ nb }}u;

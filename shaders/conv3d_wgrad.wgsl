@@ -14,8 +14,8 @@
 //   voxel), so each voxel costs S input loads + TCO broadcasts for TCO*KS FMAs.
 //   The unrolled window and FMA block are generated on the host (the body placeholder).
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dy: array<f32>;
 @group(0) @binding(2) var<storage, read_write> part: array<f32>;
 
 const NB: u32 = {{ nb }}u;

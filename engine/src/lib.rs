@@ -7,6 +7,7 @@
 //! * [`model`], [`train`], [`infer`], [`metrics`]: the network, its training strategies,
 //!   whole-volume segmentation and the 15-subset evaluation; [`experiment`]: the methods'
 //!   comparison over seeds.
+//! * [`ops`]: 3D convolution as burn custom operations backed by our WGSL kernels (`shaders/`).
 //!
 //! Modality order everywhere: FLAIR, T1, T1ce, T2 (bits 0..3 of an availability mask).
 
@@ -17,6 +18,7 @@ pub mod experiment;
 pub mod infer;
 pub mod metrics;
 pub mod model;
+pub mod ops;
 pub mod render;
 pub mod study;
 pub mod train;

@@ -1,6 +1,11 @@
 //! Building blocks of the network: convolution → instance norm → LeakyReLU, and the 2×2×2
 //! stride-2 transposed convolution used for upsampling.
+//!
+//! The layers keep burn's `Conv3d` / `ConvTranspose3d` modules for their parameters (so saved
+//! models do not change), but [`conv`] and [`upsample`] run them on our WGSL kernels
+//! (`engine::ops`) when the tensors live on a wgpu device, and on burn's own ops elsewhere.
 
+use crate::ops::{self, Conv3dOptions};
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, Conv3dConfig, ConvTranspose3d, ConvTranspose3dConfig};
 use burn::nn::{Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig3d};
@@ -39,7 +44,7 @@ impl ConvBlock {
     }
 
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        leaky_relu(self.norm.forward(self.conv.forward(x)), LEAKY_SLOPE)
+        leaky_relu(self.norm.forward(conv(&self.conv, x)), LEAKY_SLOPE)
     }
 }
 
@@ -62,4 +67,50 @@ pub fn head_conv(channels: [usize; 2], device: &Device) -> Conv3d {
     Conv3dConfig::new(channels, [1; 3])
         .with_initializer(kaiming_fan_out())
         .init(device)
+}
+
+/// `layer` applied to `x`: our WGSL kernels on a wgpu device for the shapes they cover (cubic
+/// kernel 1–3, one stride 1 or 2 and one padding for all axes, no dilation or groups), burn's
+/// `conv3d` otherwise.
+pub fn conv(layer: &Conv3d, x: Tensor<5>) -> Tensor<5> {
+    let [k, kh, kw] = layer.kernel_size;
+    let [s, sh, sw] = layer.stride;
+    let padding = match layer.padding {
+        PaddingConfig3d::Valid => Some(0),
+        PaddingConfig3d::Explicit(p, ph, pw) if p == ph && p == pw => Some(p),
+        _ => None,
+    };
+    let covered = k == kh
+        && k == kw
+        && (1..=3).contains(&k)
+        && s == sh
+        && s == sw
+        && (s == 1 || s == 2)
+        && layer.dilation == [1; 3]
+        && layer.groups == 1;
+    match padding {
+        Some(p) if covered && p < k && ops::runs_wgsl(&x.device()) => ops::conv3d(
+            x,
+            layer.weight.val(),
+            layer.bias.as_ref().map(|b| b.val()),
+            Conv3dOptions::new(s, p),
+        ),
+        _ => layer.forward(x),
+    }
+}
+
+/// The 2×2×2 stride-2 upsampling `layer` applied to `x`: our WGSL kernel on a wgpu device,
+/// burn's `conv_transpose3d` otherwise.
+pub fn upsample(layer: &ConvTranspose3d, x: Tensor<5>) -> Tensor<5> {
+    let covered = layer.kernel_size == [2; 3]
+        && layer.stride == [2; 3]
+        && layer.padding == [0; 3]
+        && layer.padding_out == [0; 3]
+        && layer.dilation == [1; 3]
+        && layer.groups == 1;
+    if covered && ops::runs_wgsl(&x.device()) {
+        ops::conv_transpose3d_up2(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
+    } else {
+        layer.forward(x)
+    }
 }

@@ -11,7 +11,7 @@
 //! concatenated. The decoder upsamples with 2×2×2 transposed convolutions and adds the skips.
 //! Output: logits of WT, TC, ET (sigmoid outside the network).
 
-use super::blocks::{head_conv, up_conv, ConvBlock};
+use super::blocks::{conv, head_conv, up_conv, upsample, ConvBlock};
 use super::{ModelConfig, ModelConfigError};
 use crate::study::{Availability, Modality};
 use burn::module::Module;
@@ -172,13 +172,13 @@ impl MetaKdNet {
             let skip = level
                 .skip
                 .forward(skip.clone().reshape([n, m * c, d, h, w]));
-            y = level.up.forward(y) + skip;
+            y = upsample(&level.up, y) + skip;
             for block in &level.blocks {
                 y = block.forward(y);
             }
         }
         NetOutput {
-            logits: self.head.forward(y),
+            logits: conv(&self.head, y),
             bottlenecks,
         }
     }

@@ -2,6 +2,7 @@
 //! and returns an exit status; errors are printed as one line naming the file and the problem.
 
 mod bench;
+mod bench_conv3d;
 mod bench_load;
 mod bench_loader;
 mod eval;

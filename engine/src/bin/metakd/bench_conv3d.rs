@@ -6,7 +6,8 @@
 
 use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::Dispatch;
-use burn::tensor::{Device, DeviceKind, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
+use engine::compute::Compute;
 use engine::ops::{self, Conv3dOptions};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -54,21 +55,23 @@ fn layers(quick: bool) -> Vec<Layer> {
 }
 
 /// Median wall time in ms of `f` (each run synced), after one warm-up run.
-fn time(device: &Device, budget_s: f64, mut f: impl FnMut() -> Tensor<5>) -> f64 {
+fn time(device: &Device, budget_s: f64, mut f: impl FnMut() -> Tensor<5>) -> Result<f64, String> {
     let sync = |t: Tensor<5>| {
         drop(t);
-        device.sync().expect("device sync");
+        device
+            .sync()
+            .map_err(|e| format!("the wgpu device failed during the benchmark: {e:?}"))
     };
-    sync(f());
+    sync(f())?;
     let mut runs = Vec::new();
     let start = Instant::now();
     while runs.len() < 3 || (runs.len() < 15 && start.elapsed().as_secs_f64() < budget_s) {
         let t0 = Instant::now();
-        sync(f());
+        sync(f())?;
         runs.push(t0.elapsed().as_secs_f64() * 1e3);
     }
     runs.sort_by(|a, b| a.total_cmp(b));
-    runs[runs.len() / 2]
+    Ok(runs[runs.len() / 2])
 }
 
 struct Row {
@@ -80,16 +83,28 @@ struct Row {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let device = Device::wgpu(DeviceKind::DefaultDevice);
+    let rows = match engine::compute::device(Compute::Wgpu).and_then(|d| measure(&args, &d)) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print(&rows, args.json);
+    ExitCode::SUCCESS
+}
+
+/// Every layer's three operations, ours and (unless `--ours-only`) burn's.
+fn measure(args: &Args, device: &Device) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for layer in layers(args.quick) {
         let s = layer.size;
         let name = format!("{}->{}@{}", layer.ci, layer.co, s);
         let flop = 2.0 * (s * s * s) as f64 * (layer.ci * layer.co * 27) as f64;
         let dist = Distribution::Uniform(-1.0, 1.0);
-        let x = Tensor::<5>::random([1, layer.ci, s, s, s], dist, &device);
-        let w = Tensor::<5>::random([layer.co, layer.ci, 3, 3, 3], dist, &device);
-        let dy = Tensor::<5>::random([1, layer.co, s, s, s], dist, &device);
+        let x = Tensor::<5>::random([1, layer.ci, s, s, s], dist, device);
+        let w = Tensor::<5>::random([layer.co, layer.ci, 3, 3, 3], dist, device);
+        let dy = Tensor::<5>::random([1, layer.co, s, s, s], dist, device);
         let opt = Conv3dOptions::new(1, 1);
         let burn_opt = ConvOptions::new([1; 3], [1; 3], [1; 3], 1);
         let budget = if args.quick { 2.0 } else { 5.0 };
@@ -98,38 +113,38 @@ pub fn run(args: Args) -> ExitCode {
         }
 
         let ours = [
-            time(&device, budget, || {
+            time(device, budget, || {
                 ops::conv3d(x.clone(), w.clone(), None, opt)
-            }),
-            time(&device, budget, || {
+            })?,
+            time(device, budget, || {
                 ops::conv3d_input_grad(dy.clone(), w.clone(), [s; 3], opt)
-            }),
-            time(&device, budget, || {
+            })?,
+            time(device, budget, || {
                 ops::conv3d_weight_grad(x.clone(), dy.clone(), 3, opt)
-            }),
+            })?,
         ];
         let burn: [Option<f64>; 3] = if args.ours_only {
             [None; 3]
         } else {
             let prim = |t: &Tensor<5>| t.clone().into_dispatch();
             [
-                Some(time(&device, budget, || {
+                Some(time(device, budget, || {
                     Tensor::from_dispatch(<Dispatch as ModuleOps<Dispatch>>::conv3d(
                         prim(&x),
                         prim(&w),
                         None,
                         burn_opt.clone(),
                     ))
-                })),
-                Some(time(&device, budget, || {
+                })?),
+                Some(time(device, budget, || {
                     Tensor::from_dispatch(<Dispatch as ModuleOps<Dispatch>>::conv3d_x_backward(
                         prim(&x),
                         prim(&w),
                         prim(&dy),
                         burn_opt.clone(),
                     ))
-                })),
-                Some(time(&device, budget, || {
+                })?),
+                Some(time(device, budget, || {
                     Tensor::from_dispatch(
                         <Dispatch as ModuleOps<Dispatch>>::conv3d_weight_backward(
                             prim(&x),
@@ -138,7 +153,7 @@ pub fn run(args: Args) -> ExitCode {
                             burn_opt.clone(),
                         ),
                     )
-                })),
+                })?),
             ]
         };
         for (i, op) in ["forward", "input_grad", "weight_grad"]
@@ -155,7 +170,12 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 
-    if args.json {
+    Ok(rows)
+}
+
+/// The rows as a table, or as the JSON array the issue specifies.
+fn print(rows: &[Row], json: bool) {
+    if json {
         let items: Vec<serde_json::Value> = rows
             .iter()
             .map(|r| {
@@ -176,7 +196,7 @@ pub fn run(args: Args) -> ExitCode {
             "{:<14} {:<12} {:>10} {:>10} {:>10} {:>10} {:>8}",
             "layer", "op", "ours ms", "GFLOP/s", "burn ms", "GFLOP/s", "speedup"
         );
-        for r in &rows {
+        for r in rows {
             let (bms, bg, sp) = match r.burn_ms {
                 Some(b) => (
                     format!("{b:.1}"),
@@ -197,5 +217,4 @@ pub fn run(args: Args) -> ExitCode {
             );
         }
     }
-    ExitCode::SUCCESS
 }

@@ -9,11 +9,12 @@
 //                                    padding and TCO are baked into the source
 // GEMM view: M = CO, N = CI x taps, K = output voxels (NB*OD*OH*OW), split into Z chunks of
 //   whole output rows (grid z).
-// Tiling: an invocation owns one (ci, kd, kh) column q (64 per workgroup, grid x) and a tile of TCO
-//   output channels (grid y); it keeps TCO x KS accumulators (all kw taps) in registers. It walks
-//   its rows of dy voxel by voxel: the dy values are workgroup-uniform broadcast loads (TCO per
-//   voxel), the input values come from a sliding window along W (KS registers, S new loads per
-//   voxel), so each voxel costs S input loads + TCO broadcasts for TCO*KS FMAs.
+// Tiling: an invocation owns QB (ci, kd, kh) columns -- channels ci, ci + CIH, ... with the same
+//   kd, kh (64 invocations per workgroup, grid x) -- and a tile of TCO output channels (grid y); it
+//   keeps QB x TCO x KS accumulators (all kw taps) in registers. It walks its rows of dy voxel by
+//   voxel: the dy values are workgroup-uniform loads (TCO per voxel, shared by the QB columns),
+//   the input values come from one sliding window along W per column (KS registers, S new loads
+//   per voxel), so each voxel costs QB*S input loads + TCO dy loads for QB*TCO*KS FMAs.
 //   The unrolled window and FMA block are generated on the host (the body placeholder).
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
@@ -26,6 +27,7 @@ const KS: u32 = {{ ks }}u;
 const S: i32 = {{ stride }};
 const P: i32 = {{ pad }};
 const TCO: u32 = {{ tco }}u;
+const QB: u32 = {{ qb }}u;
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -42,13 +44,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let OW = info[8];
     let RPS = info[9];     // output rows (n, od, oh) per split
     let Q = CI * KS * KS;
+    // An invocation owns QB columns: input channels ci, ci + CIH, ... (same kd, kh).
+    let CIH = (CI + QB - 1u) / QB;
     let SVOL = u32(SD * SH * SW);
     let OVOL = OD * OH * OW;
     let NROWS = NB * OD * OH;
     let DYLAST = NB * CO * OVOL - 1u;
     let q = wg.x * 64u + lid;
-    let live = q < Q;
-    let qq = select(0u, q, live);
+    let live = q < CIH * KS * KS;
+    // Invocations without a column leave at once (no barrier follows), so lavapipe skips
+    // the loops for groups of 8 of them.
+    if !live { return; }
+    let qq = q;
     let kh = qq % KS;
     let kd = (qq / KS) % KS;
     let ci = qq / (KS * KS);
@@ -65,7 +72,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let n = t / OD;
         let sd = i32(od) * S - P + i32(kd);
         let sh = i32(oh) * S - P + i32(kh);
-        let rowok = live && sd >= 0 && sd < SD && sh >= 0 && sh < SH;
+        let rowok = sd >= 0 && sd < SD && sh >= 0 && sh < SH;
         let xrow = i32((n * CI + ci) * SVOL) + (sd * SH + sh) * SW;
         let gbase = (n * CO + co0) * OVOL + (od * OH + oh) * OW;
 {{ pre }}
@@ -74,7 +81,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         }
     }
 
-    if live {
 {{ store }}
-    }
 }

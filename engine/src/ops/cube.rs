@@ -188,7 +188,7 @@ impl Conv3dBackend for CubeBackend {
         let s = dims5(&x);
         let o = dims5(&dy);
         let rows = u(o[0] * o[2] * o[3]);
-        let (tco, rps) = wgrad_tile(u(s[1]), u(o[1]), u(kernel), rows);
+        let (tco, qb, rps) = wgrad_tile(u(s[1]), u(o[1]), u(kernel), rows);
         let spec = WgradSpec {
             nb: u(s[0]),
             ci: u(s[1]),
@@ -199,6 +199,7 @@ impl Conv3dBackend for CubeBackend {
             stride: u(stride),
             pad: u(padding),
             tco,
+            qb,
             rps,
         };
         let z = spec.splits() as usize;

@@ -261,6 +261,8 @@ pub struct WgradSpec {
     pub pad: u32,
     /// Output channels per invocation.
     pub tco: u32,
+    /// Input-channel columns per invocation (they share every dy load).
+    pub qb: u32,
     /// Output rows (n, od, oh) per split.
     pub rps: u32,
 }
@@ -273,9 +275,9 @@ impl WgradSpec {
 
     /// Workgroups (x, y, z).
     pub fn grid(&self) -> (u32, u32, u32) {
-        let q = self.ci * self.ks * self.ks;
+        let columns = self.ci.div_ceil(self.qb) * self.ks * self.ks;
         (
-            q.div_ceil(WORKGROUP),
+            columns.div_ceil(WORKGROUP),
             self.co.div_ceil(self.tco),
             self.splits(),
         )
@@ -293,71 +295,89 @@ impl WgradSpec {
     /// What the compiled source depends on: the structural fields, not the sizes.
     pub fn key(&self) -> String {
         format!(
-            "wgrad ks={} s={} p={} tco={}",
-            self.ks, self.stride, self.pad, self.tco
+            "wgrad ks={} s={} p={} tco={} qb={}",
+            self.ks, self.stride, self.pad, self.tco, self.qb
         )
     }
 
     /// The complete WGSL source (sizes excluded: they come from [`WgradSpec::info`]).
     pub fn source(&self) -> String {
-        let (ks, s, tco) = (self.ks as i64, self.stride as i64, self.tco);
+        let (ks, s, tco, qb) = (self.ks as i64, self.stride as i64, self.tco, self.qb);
         let mut decl = String::new();
-        for c in 0..tco {
+        for b in 0..qb {
+            for c in 0..tco {
+                for k in 0..ks {
+                    let _ = writeln!(decl, "    var a{b}_{c}_{k}: f32 = 0.0;");
+                }
+            }
             for k in 0..ks {
-                let _ = writeln!(decl, "    var a{c}_{k}: f32 = 0.0;");
+                let _ = writeln!(decl, "    var v{b}_{k}: f32 = 0.0;");
             }
         }
-        for k in 0..ks {
-            let _ = writeln!(decl, "    var v{k}: f32 = 0.0;");
-        }
-        let load = |pos: String| -> String {
+        let load = |b: u32, pos: String| -> String {
             format!(
-                "select(0.0, x[u32(select(0, xrow + {pos}, rowok && {pos} >= 0 && {pos} < SW))], rowok && {pos} >= 0 && {pos} < SW)"
+                "select(0.0, x[u32(select(0, xrow{b} + {pos}, rowok{b} && {pos} >= 0 && {pos} < SW))], rowok{b} && {pos} >= 0 && {pos} < SW)"
             )
         };
         // Window v_k holds input position ow*S - P + k. Before the walk, preload the entries that
         // the first shift keeps: v_m = position (m - S) - P for m >= S.
         let mut pre = String::new();
-        for m in s..ks {
-            let pos = format!("({} - P)", m - s);
-            let _ = writeln!(pre, "        v{m} = {};", load(pos));
-        }
-        let mut body = String::new();
-        for k in 0..ks {
-            if k + s < ks {
-                let _ = writeln!(body, "            v{k} = v{};", k + s);
+        for b in 0..qb {
+            let _ = writeln!(pre, "        let rowok{b} = rowok && ci + {b}u * CIH < CI;");
+            let _ = writeln!(pre, "        let xrow{b} = xrow + i32({b}u * CIH * SVOL);");
+            for m in s..ks {
+                let pos = format!("({} - P)", m - s);
+                let _ = writeln!(pre, "        v{b}_{m} = {};", load(b, pos));
             }
         }
+        let mut body = String::new();
         let first_new = (ks - s).max(0);
-        for k in first_new..ks {
-            let pos = format!("(i32(ow) * S - P + {k})");
-            let _ = writeln!(body, "            v{k} = {};", load(pos));
+        for b in 0..qb {
+            for k in 0..ks {
+                if k + s < ks {
+                    let _ = writeln!(body, "            v{b}_{k} = v{b}_{};", k + s);
+                }
+            }
+            for k in first_new..ks {
+                let pos = format!("(i32(ow) * S - P + {k})");
+                let _ = writeln!(body, "            v{b}_{k} = {};", load(b, pos));
+            }
         }
         for c in 0..tco {
             let _ = writeln!(
                 body,
                 "            let g{c} = dy[min(gbase + {c}u * OVOL + ow, DYLAST)];"
             );
-            for k in 0..ks {
-                let _ = writeln!(body, "            a{c}_{k} = a{c}_{k} + g{c} * v{k};");
+            for b in 0..qb {
+                for k in 0..ks {
+                    let _ = writeln!(
+                        body,
+                        "            a{b}_{c}_{k} = a{b}_{c}_{k} + g{c} * v{b}_{k};"
+                    );
+                }
             }
         }
         let mut store = String::new();
-        for c in 0..tco {
-            let _ = writeln!(store, "        if co0 + {c}u < CO {{");
-            for k in 0..ks {
-                let _ = writeln!(
-                    store,
-                    "            part[((wg.z * CO + co0 + {c}u) * Q + q) * KS + {k}u] = a{c}_{k};"
-                );
+        for b in 0..qb {
+            let _ = writeln!(store, "    if ci + {b}u * CIH < CI {{");
+            for c in 0..tco {
+                let _ = writeln!(store, "        if co0 + {c}u < CO {{");
+                for k in 0..ks {
+                    let _ = writeln!(
+                        store,
+                        "            part[((wg.z * CO + co0 + {c}u) * Q + q + {b}u * CIH * KS * KS) * KS + {k}u] = a{b}_{c}_{k};"
+                    );
+                }
+                let _ = writeln!(store, "        }}");
             }
-            let _ = writeln!(store, "        }}");
+            let _ = writeln!(store, "    }}");
         }
         let vars: Vec<(&str, String)> = vec![
             ("ks", self.ks.to_string()),
             ("stride", self.stride.to_string()),
             ("pad", self.pad.to_string()),
             ("tco", tco.to_string()),
+            ("qb", qb.to_string()),
             ("decl", decl),
             ("pre", pre),
             ("body", body),
@@ -404,13 +424,15 @@ pub fn padded_channels(cn: u32) -> u32 {
     cn.div_ceil(4) * 4
 }
 
-/// Tile choice for the weight-gradient kernel: (output channels per invocation, rows per split).
-pub fn wgrad_tile(ci: u32, co: u32, ks: u32, rows: u32) -> (u32, u32) {
+/// Tile choice for the weight-gradient kernel: (output channels per invocation, input-channel
+/// columns per invocation, rows per split).
+pub fn wgrad_tile(ci: u32, co: u32, ks: u32, rows: u32) -> (u32, u32, u32) {
     let tco = co.clamp(1, 8);
-    let groups = (ci * ks * ks).div_ceil(WORKGROUP) * co.div_ceil(tco);
+    let qb = if ci >= 2 { 2 } else { 1 };
+    let groups = (ci.div_ceil(qb) * ks * ks).div_ceil(WORKGROUP) * co.div_ceil(tco);
     // Enough workgroups to fill a GPU; each split adds one partial sum of CO*CI*KS^3 floats.
     let splits = (512 / groups.max(1)).clamp(1, rows.max(1));
-    (tco, rows.max(1).div_ceil(splits))
+    (tco, qb, rows.max(1).div_ceil(splits))
 }
 
 #[cfg(test)]
@@ -449,6 +471,7 @@ mod tests {
             stride: 2,
             pad: 1,
             tco: 5,
+            qb: 2,
             rps: 2,
         };
         assert!(w.source().contains("fn main"));

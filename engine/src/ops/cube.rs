@@ -109,7 +109,12 @@ fn igemm(
     let wt = pad_channels(wt);
     let s = dims5(&src);
     let out = empty(&src, vec![s[0], cn, dst[0], dst[1], dst[2]]);
-    let (tm, bn) = igemm_tile(u(cn));
+    let row = if bwd && stride == 2 {
+        dst[2].div_ceil(2)
+    } else {
+        dst[2]
+    };
+    let (tm, bn) = igemm_tile(u(cn), u(row));
     let classes: Vec<[u32; 3]> = if bwd && stride == 2 {
         (0..8)
             .map(|c| [(c >> 2) & 1, (c >> 1) & 1, c & 1])

@@ -410,13 +410,18 @@ fn fill(template: &str, vars: &[(&str, String)]) -> String {
     out
 }
 
-/// Tile choice for the implicit-GEMM kernel: (voxels per invocation, channels per workgroup).
+/// Tile choice for the implicit-GEMM kernel: (voxels per invocation, channels per workgroup),
+/// for destination rows of `row` voxels.
 ///
 /// Measured on lavapipe (16->16 @40^3, forward): (8, 8) beat (2, 16), (4, 16), (4, 8) and
-/// (1, 16) by 1.3-3x; more voxels per invocation amortise the weight loads.
-pub fn igemm_tile(cn: u32) -> (u32, u32) {
+/// (1, 16) by 1.3-3x, and (8, 16) was not faster; more voxels per invocation amortise the
+/// weight loads. Rows that 8 does not divide take the size in 5..=8 that leaves the fewest
+/// idle voxels at the row's end (a 10-voxel row: 5, not 8 with 6 idle).
+pub fn igemm_tile(cn: u32, row: u32) -> (u32, u32) {
     let bn = if cn <= 4 { 4 } else { 8 };
-    (8, bn)
+    let idle = |tm: u32| row.div_ceil(tm) * tm - row;
+    let tm = (5..=8).rev().min_by_key(|&tm| idle(tm)).unwrap_or(8);
+    (tm, bn)
 }
 
 /// Destination channels rounded up to a multiple of 4 (the packed weight row length).

@@ -70,8 +70,8 @@ pub fn head_conv(channels: [usize; 2], device: &Device) -> Conv3d {
 }
 
 /// `layer` applied to `x`: our WGSL kernels on a wgpu device for the shapes they cover (cubic
-/// kernel 1–3, one stride 1 or 2 and one padding for all axes, no dilation or groups), burn's
-/// `conv3d` otherwise.
+/// kernel 1–3, one stride 1 or 2 and one padding for all axes, no dilation or groups, tensors
+/// under 2³² values), burn's `conv3d` otherwise.
 pub fn conv(layer: &Conv3d, x: Tensor<5>) -> Tensor<5> {
     let [k, kh, kw] = layer.kernel_size;
     let [s, sh, sw] = layer.stride;
@@ -88,8 +88,15 @@ pub fn conv(layer: &Conv3d, x: Tensor<5>) -> Tensor<5> {
         && (s == 1 || s == 2)
         && layer.dilation == [1; 3]
         && layer.groups == 1;
+    let [n, _, d, h, w] = x.dims();
+    let out = |size: usize, p: usize| (size + 2 * p).saturating_sub(k) / s.max(1) + 1;
+    let out_channels = layer.weight.val().dims()[0];
+    let fits = |p: usize| {
+        ops::indexable(x.shape().num_elements())
+            && ops::indexable(n * out_channels * out(d, p) * out(h, p) * out(w, p))
+    };
     match padding {
-        Some(p) if covered && p < k && ops::runs_wgsl(&x.device()) => ops::conv3d(
+        Some(p) if covered && p < k && fits(p) && ops::runs_wgsl(&x.device()) => ops::conv3d(
             x,
             layer.weight.val(),
             layer.bias.as_ref().map(|b| b.val()),
@@ -99,8 +106,8 @@ pub fn conv(layer: &Conv3d, x: Tensor<5>) -> Tensor<5> {
     }
 }
 
-/// The 2×2×2 stride-2 upsampling `layer` applied to `x`: our WGSL kernel on a wgpu device,
-/// burn's `conv_transpose3d` otherwise.
+/// The 2×2×2 stride-2 upsampling `layer` applied to `x`: our WGSL kernel on a wgpu device
+/// (tensors under 2³² values), burn's `conv_transpose3d` otherwise.
 pub fn upsample(layer: &ConvTranspose3d, x: Tensor<5>) -> Tensor<5> {
     let covered = layer.kernel_size == [2; 3]
         && layer.stride == [2; 3]
@@ -108,7 +115,10 @@ pub fn upsample(layer: &ConvTranspose3d, x: Tensor<5>) -> Tensor<5> {
         && layer.padding_out == [0; 3]
         && layer.dilation == [1; 3]
         && layer.groups == 1;
-    if covered && ops::runs_wgsl(&x.device()) {
+    let out_channels = layer.weight.val().dims()[1];
+    let fits = ops::indexable(x.shape().num_elements())
+        && ops::indexable(x.shape().num_elements() / x.dims()[1].max(1) * out_channels * 8);
+    if covered && fits && ops::runs_wgsl(&x.device()) {
         ops::conv_transpose3d_up2(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
     } else {
         layer.forward(x)

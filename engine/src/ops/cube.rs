@@ -15,19 +15,27 @@ use burn::tensor::Shape;
 use cubecl::prelude::{CubeCount, CubeDim, KernelId};
 use cubecl::server::KernelArguments;
 
-/// A fully specialised WGSL source, keyed by its text-generating spec.
-struct Wgsl {
-    source: String,
-    key: String,
+/// One launch's kernel. cubecl asks for the WGSL only when it compiles a key it has not seen,
+/// so the text is generated once per variant, not on every launch.
+enum Wgsl {
+    Igemm(IgemmSpec),
+    Wgrad(WgradSpec),
 }
 
 impl KernelSource for Wgsl {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(self.source.clone())
+        SourceTemplate::new(match self {
+            Wgsl::Igemm(spec) => spec.source(),
+            Wgsl::Wgrad(spec) => spec.source(),
+        })
     }
 
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info(self.key.clone())
+        let key = match self {
+            Wgsl::Igemm(spec) => spec.key(),
+            Wgsl::Wgrad(spec) => spec.key(),
+        };
+        KernelId::new::<Self>().info(key)
     }
 
     fn lang(&self) -> &'static str {
@@ -40,6 +48,8 @@ fn dims5(t: &CubeTensor) -> [usize; 5] {
     [s[0], s[1], s[2], s[3], s[4]]
 }
 
+/// A size as the kernels' `u32`. The model sends only tensors under 2³² values here
+/// (`ops::indexable`), so every size fits.
 fn u(v: usize) -> u32 {
     u32::try_from(v).expect("conv3d: size exceeds u32")
 }
@@ -57,17 +67,16 @@ fn empty(like: &CubeTensor, shape: Vec<usize>) -> CubeTensor {
     )
 }
 
+/// Launch `kernel` over `grid` with the bindings `src`, `wt`, `dst` and the sizes `info`.
 fn launch(
     src: &CubeTensor,
     wt: &CubeTensor,
     dst: &CubeTensor,
     info: &[u32],
-    source: String,
-    key: String,
+    kernel: Wgsl,
     grid: (u32, u32, u32),
 ) {
     let info = src.client.create_from_slice(bytemuck::cast_slice(info));
-    let kernel = Wgsl { source, key };
     src.client.launch(
         Box::new(SourceKernel::new(kernel, CubeDim::new_1d(WORKGROUP))),
         CubeCount::Static(grid.0, grid.1, grid.2),
@@ -80,7 +89,6 @@ fn launch(
     );
 }
 
-/// Run the implicit-GEMM kernel over all parity classes into a fresh `[nb, cn, dst]` tensor.
 /// Pad the last (destination-channel) axis of packed weights to a multiple of 4 with zeros.
 fn pad_channels(wt: CubeTensor) -> CubeTensor {
     let s = dims5(&wt);
@@ -96,6 +104,7 @@ fn pad_channels(wt: CubeTensor) -> CubeTensor {
     into_contiguous(CubeBackend::float_cat(vec![wt, zeros], 4))
 }
 
+/// Run the implicit-GEMM kernel over all parity classes into a fresh `[nb, cn, dst]` tensor.
 /// `wt` is the packed weight `[kd][kh][kw][reduction channel][destination channel]`.
 fn igemm(
     src: CubeTensor,
@@ -138,15 +147,7 @@ fn igemm(
             bn,
         };
         if let Some(grid) = spec.grid() {
-            launch(
-                &src,
-                &wt,
-                &out,
-                &spec.info(),
-                spec.source(),
-                spec.key(),
-                grid,
-            );
+            launch(&src, &wt, &out, &spec.info(), Wgsl::Igemm(spec), grid);
         }
     }
     out
@@ -210,15 +211,8 @@ impl Conv3dBackend for CubeBackend {
         let z = spec.splits() as usize;
         let k3 = kernel * kernel * kernel;
         let part = empty(&x, vec![z, o[1] * s[1] * k3]);
-        launch(
-            &x,
-            &dy,
-            &part,
-            &spec.info(),
-            spec.source(),
-            spec.key(),
-            spec.grid(),
-        );
+        let (info, grid) = (spec.info(), spec.grid());
+        launch(&x, &dy, &part, &info, Wgsl::Wgrad(spec), grid);
         let summed = if z > 1 {
             CubeBackend::float_sum_dim(part, 0)
         } else {

@@ -47,6 +47,12 @@ impl Conv3dOptions {
     }
 }
 
+/// Whether the kernels can address a tensor of `elements` values: they index with `u32`, so
+/// larger tensors must take burn's convolution instead.
+pub fn indexable(elements: usize) -> bool {
+    elements < u32::MAX as usize
+}
+
 /// Whether `device` runs our WGSL kernels (a cubecl device: wgpu on a GPU or lavapipe), with or
 /// without autodiff. Elsewhere the operations fall back to burn's own convolutions.
 pub fn runs_wgsl(device: &Device) -> bool {
@@ -147,5 +153,16 @@ fn add_bias(y: Tensor<5>, bias: Option<Tensor<1>>) -> Tensor<5> {
             y + b.reshape([1, c, 1, 1, 1])
         }
         None => y,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::indexable;
+
+    #[test]
+    fn indexable_stops_below_u32_max() {
+        assert!(indexable(u32::MAX as usize - 1));
+        assert!(!indexable(u32::MAX as usize));
     }
 }

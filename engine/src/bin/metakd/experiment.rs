@@ -190,14 +190,16 @@ fn experiment(args: &Args) -> Result<bool, String> {
                 return Ok(false);
             };
             let segmenter = Segmenter::open(&model, &device).map_err(|e| e.to_string())?;
-            if cases.is_none() {
-                let (loaded, problems) = load_cases(&data, split, args.limit, &segmenter)?;
-                for p in problems {
-                    eprintln!("skipped: {p}");
+            let cases = match &mut cases {
+                Some(loaded) => loaded,
+                slot @ None => {
+                    let (loaded, problems) = load_cases(&data, split, args.limit, &segmenter)?;
+                    for p in problems {
+                        eprintln!("skipped: {p}");
+                    }
+                    slot.insert(loaded)
                 }
-                cases = Some(loaded);
-            }
-            let cases = cases.as_ref().expect("loaded above");
+            };
             let subsets = Availability::all_subsets();
             let table = evaluate(
                 &segmenter,

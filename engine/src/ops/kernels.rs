@@ -4,9 +4,9 @@
 //! the shader text, and the register-blocked inner blocks (window loads, FMAs, stores) are
 //! generated here fully unrolled, so that naga/LLVM (lavapipe) or the GPU driver see straight-line
 //! code and keep every accumulator in a register. Sizes and channel counts are read at run time
-//! from a small `info` buffer, so one compiled variant serves every shape: lavapipe compiles a
-//! variant in about a second, and a network or a test sweep needs only a few dozen. This module is plain
-//! Rust (no GPU): the launch code lives in `cube.rs`.
+//! from a small `info` buffer, so one compiled variant serves every shape with the same
+//! structural constants (lavapipe takes seconds to compile one). This module is plain Rust (no
+//! GPU): the launch code lives in `cube.rs`.
 
 use std::fmt::Write;
 

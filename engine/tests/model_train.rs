@@ -444,12 +444,8 @@ mod training {
         assert_eq!(table.to_csv().lines().count(), 1 + 2 + 1);
     }
 
-    /// A progress callback that says stop cancels the segmentation at once.
-    #[test]
-    fn segmentation_can_be_cancelled() {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        small_dataset(&data, 1);
+    /// An untrained `tiny` model (16³ windows) on the CPU, saved in `dir`.
+    fn untrained_segmenter(dir: &std::path::Path) -> Segmenter {
         let device = burn::tensor::Device::flex();
         let config = engine::model::ModelConfig::preset(Preset::Tiny);
         let net = engine::model::MetaKdNet::new(&config, &device).unwrap();
@@ -460,12 +456,22 @@ mod training {
             modality_weights: None,
             patch: [16; 3],
         };
-        let path = tmp.path().join("untrained.metakd");
+        let path = dir.join("untrained.metakd");
         ModelFile::from_net(&net, meta)
             .unwrap()
             .write(&path)
             .unwrap();
-        let segmenter = Segmenter::open(&path, &device).unwrap();
+        Segmenter::open(&path, &device).unwrap()
+    }
+
+    /// A progress callback that says stop cancels the segmentation at once.
+    #[test]
+    fn segmentation_can_be_cancelled() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 1);
+        let mut segmenter = untrained_segmenter(tmp.path());
+        segmenter.config.batch = 1;
         let study = Study::open_folder(&data.join("Phantom_00001")).unwrap();
         let mut calls = 0;
         let result = segmenter.segment(&study, Availability::FULL, &mut |done, total| {
@@ -475,6 +481,50 @@ mod training {
         });
         assert!(matches!(result, Err(engine::infer::InferError::Cancelled)));
         assert_eq!(calls, 1);
+    }
+
+    /// Sending several windows through the network at once (the last batch partly filled)
+    /// gives the probabilities of one window at a time, and progress counts every window.
+    #[test]
+    fn window_batches_do_not_change_the_result() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 1);
+        let mut segmenter = untrained_segmenter(tmp.path());
+        let study = Study::open_folder(&data.join("Phantom_00001")).unwrap();
+        let case = segmenter.prepare(&study).unwrap();
+        let subset = Availability(0b0110);
+        segmenter.config.batch = 1;
+        let one = segmenter
+            .segment_prepared(&case, subset, &mut |_, _| true)
+            .unwrap();
+        segmenter.config.batch = 8;
+        let mut counts = Vec::new();
+        let batched = segmenter
+            .segment_prepared(&case, subset, &mut |done, total| {
+                counts.push((done, total));
+                true
+            })
+            .unwrap();
+        let (done, total) = *counts.last().unwrap();
+        assert_eq!(done, total);
+        assert!(
+            total % 8 != 0 && counts.len() == total.div_ceil(8),
+            "{counts:?}"
+        );
+        let worst = one
+            .probabilities
+            .iter()
+            .zip(&batched.probabilities)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-5, "largest difference {worst}");
+        assert_eq!(one.regions, batched.regions);
+        segmenter.config.batch = 0;
+        assert!(matches!(
+            segmenter.segment_prepared(&case, subset, &mut |_, _| true),
+            Err(engine::infer::InferError::Config(_))
+        ));
     }
 
     /// The same loop on burn's wgpu backend (lavapipe in CI): a few iterations run, the loss is

@@ -44,6 +44,9 @@ pub struct InferConfig {
     pub threshold: f32,
     /// Small-component removal and ET suppression on the thresholded masks (`None`: off).
     pub postprocess: Option<PostProcess>,
+    /// Windows sent through the network together (≥ 1). The results do not depend on it; on
+    /// a GPU larger batches keep it busy between the many small kernel launches.
+    pub batch: usize,
 }
 
 impl Default for InferConfig {
@@ -54,6 +57,7 @@ impl Default for InferConfig {
             weighting: Weighting::Gaussian,
             threshold: 0.5,
             postprocess: Some(PostProcess::default()),
+            batch: 4,
         }
     }
 }
@@ -126,6 +130,11 @@ impl Segmenter {
                 self.config.overlap
             )));
         }
+        if self.config.batch == 0 {
+            return Err(InferError::Config(
+                "the window batch must be at least 1".to_string(),
+            ));
+        }
         Ok(())
     }
 
@@ -163,39 +172,48 @@ impl Segmenter {
         let starts: Vec<Vec<usize>> = (0..3)
             .map(|a| window_starts(shape[a], window[a], self.config.overlap))
             .collect();
-        let total = starts.iter().map(Vec::len).product();
-        let voxels = case.voxels();
-        let mut sum = vec![0f32; 3 * voxels];
-        let mut weight_sum = vec![0f32; voxels];
-        let mut input = vec![0f32; 4 * window.iter().product::<usize>()];
-        let mut done = 0;
+        let mut origins = Vec::new();
         for &z in &starts[0] {
             for &y in &starts[1] {
-                for &x in &starts[2] {
-                    let origin = [z, y, x];
-                    fill_window(case, availability, origin, window, &mut input);
-                    let data =
-                        TensorData::new(input.clone(), [1, 4, window[0], window[1], window[2]]);
-                    let images = Tensor::<5>::from_data(data, &self.device);
-                    let logits = self.net.forward(images, &[availability], None).logits;
-                    let probabilities: Vec<f32> = sigmoid(logits)
-                        .into_data()
-                        .try_to_vec::<f32>()
-                        .expect("f32 probabilities");
-                    accumulate(
-                        &probabilities,
-                        &weights,
-                        origin,
-                        window,
-                        shape,
-                        &mut sum,
-                        &mut weight_sum,
-                    );
-                    done += 1;
-                    if !progress(done, total) {
-                        return Err(InferError::Cancelled);
-                    }
-                }
+                origins.extend(starts[2].iter().map(|&x| [z, y, x]));
+            }
+        }
+        let total = origins.len();
+        let voxels = case.voxels();
+        let window_values = 4 * window.iter().product::<usize>();
+        let mut sum = vec![0f32; 3 * voxels];
+        let mut weight_sum = vec![0f32; voxels];
+        let mut done = 0;
+        for chunk in origins.chunks(self.config.batch) {
+            let mut input = vec![0f32; chunk.len() * window_values];
+            for (origin, out) in chunk.iter().zip(input.chunks_mut(window_values)) {
+                fill_window(case, availability, *origin, window, out);
+            }
+            let data = TensorData::new(input, [chunk.len(), 4, window[0], window[1], window[2]]);
+            let images = Tensor::<5>::from_data(data, &self.device);
+            let logits = self
+                .net
+                .forward(images, &vec![availability; chunk.len()], None)
+                .logits;
+            let probabilities: Vec<f32> = sigmoid(logits)
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32 probabilities");
+            let window_probabilities = probabilities.len() / chunk.len();
+            for (origin, p) in chunk.iter().zip(probabilities.chunks(window_probabilities)) {
+                accumulate(
+                    p,
+                    &weights,
+                    *origin,
+                    window,
+                    shape,
+                    &mut sum,
+                    &mut weight_sum,
+                );
+            }
+            done += chunk.len();
+            if !progress(done, total) {
+                return Err(InferError::Cancelled);
             }
         }
         for (i, s) in sum.iter_mut().enumerate() {

@@ -1,5 +1,5 @@
 //! The "Training" window: a form for a new run (data set folder, run folder, method, preset,
-//! iterations, validation split), then live plots of the losses, the validation Dice and
+//! backbone, iterations, validation split), then live plots of the losses, the validation Dice and
 //! MetaKD's modality weights, with Pause/Resume, Cancel and "Use this model" at the end.
 //! It renders state and delegates the work to `training`.
 
@@ -7,7 +7,7 @@ use crate::state::REGION_COLOURS;
 use crate::training::{TrainRequest, TrainState, TrainingJob};
 use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
-use engine::model::Preset;
+use engine::model::{Fusion, Preset};
 use engine::study::Modality;
 use engine::train::config::Method;
 use std::path::PathBuf;
@@ -38,6 +38,7 @@ impl Default for TrainPanel {
                 out: PathBuf::new(),
                 method: Method::Metakd,
                 preset: Preset::Tiny,
+                fusion: Fusion::Concat,
                 iterations: 300,
                 validation_fraction: 1.0 / 6.0,
             },
@@ -159,6 +160,18 @@ impl TrainPanel {
                 }
             });
             ui.end_row();
+            ui.label("Backbone");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut self.request.fusion, Fusion::Concat, "concat")
+                    .on_hover_text("MetaKD's backbone: the modalities' features are concatenated, missing ones imputed");
+                ui.radio_value(
+                    &mut self.request.fusion,
+                    Fusion::DynamicSharing,
+                    "dynamic sharing",
+                )
+                .on_hover_text("GMD's backbone: each modality runs through the whole network, the available ones' outputs are averaged");
+            });
+            ui.end_row();
             ui.label("Iterations");
             ui.add(egui::DragValue::new(&mut self.request.iterations).range(1..=1_000_000));
             ui.end_row();
@@ -173,13 +186,17 @@ impl TrainPanel {
     }
 }
 
-/// `<data set's parent>/runs/<data set>-<method>-<preset>`.
+/// `<data set's parent>/runs/<data set>-<method>-<preset>[-dynamic-sharing]`.
 fn default_run_folder(data: &std::path::Path, request: &TrainRequest) -> PathBuf {
     let name = data
         .file_name()
         .map_or("data".into(), |n| n.to_string_lossy().into_owned());
+    let backbone = match request.fusion {
+        Fusion::Concat => String::new(),
+        sharing => format!("-{}", sharing.name()),
+    };
     data.parent().unwrap_or(data).join("runs").join(format!(
-        "{name}-{}-{}",
+        "{name}-{}-{}{backbone}",
         request.method.name(),
         request.preset.name()
     ))
@@ -194,9 +211,10 @@ fn job_controls(ui: &mut egui::Ui, job: &mut TrainingJob) -> TrainAction {
         job.iteration
     )));
     ui.label(format!(
-        "{} · {} · {} training and {} validation cases · {}",
+        "{} · {} · {} backbone · {} training and {} validation cases · {}",
         job.config.method.name(),
         job.config.model.preset,
+        job.config.model.fusion.name(),
         job.history.train_cases,
         job.history.val_cases,
         job.run_dir.display()

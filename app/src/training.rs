@@ -4,7 +4,7 @@
 //! next iteration with a checkpoint and resuming continues it from there (the engine's
 //! `--resume`); cancelling stops it the same way and keeps the checkpoint in the run folder.
 
-use engine::model::Preset;
+use engine::model::{Fusion, Preset};
 use engine::train::config::Method;
 use engine::train::run::{StepMetrics, ValidationMetrics};
 use engine::train::{train, RunPaths, TrainConfig, TrainEvent, TrainOutcome};
@@ -22,6 +22,8 @@ pub struct TrainRequest {
     pub out: PathBuf,
     pub method: Method,
     pub preset: Preset,
+    /// How the modalities are combined (concatenation or GMD's Dynamic Sharing).
+    pub fusion: Fusion,
     pub iterations: u64,
     /// Held-out fraction for validation when the data set has no `val` split.
     pub validation_fraction: f64,
@@ -31,6 +33,7 @@ impl TrainRequest {
     /// The run's configuration: the preset's defaults with the form's choices.
     pub fn config(&self) -> Result<TrainConfig, String> {
         let mut config = TrainConfig::new(self.method, self.preset);
+        config.model.fusion = self.fusion;
         config.iterations = self.iterations;
         config.warmup_iterations = config.warmup_iterations.min(self.iterations / 3);
         config.checkpoint_every = config.checkpoint_every.min(self.iterations.max(1));

@@ -422,6 +422,10 @@ fn training_from_the_menu_pauses_resumes_cancels_and_hands_over_its_model() {
         train.out_text = dir.path().join("run2").display().to_string();
         train.request.iterations = 3;
     }
+    // The second run: GMD on the Dynamic Sharing backbone, chosen in the form.
+    h.get_by_label("gmd").click();
+    h.get_by_label("dynamic sharing").click();
+    h.run_steps(1);
     h.get_by_label("Start training").click();
     step_until(&mut h, 300, |v| {
         matches!(
@@ -429,6 +433,9 @@ fn training_from_the_menu_pauses_resumes_cancels_and_hands_over_its_model() {
             TrainState::Completed { .. }
         )
     });
+    let config = &h.state().train.job.as_ref().unwrap().config;
+    assert_eq!(config.method, engine::train::config::Method::Gmd);
+    assert_eq!(config.model.fusion, engine::model::Fusion::DynamicSharing);
     h.get_by_label("Use this model").click();
     h.run_steps(1);
     assert_eq!(

@@ -1,7 +1,8 @@
-//! `metakd experiment` end to end at the smallest budget: two methods, one seed, three
-//! iterations each on a small phantom set; the comparison table, the strategy logs and the
-//! chart are written, a second invocation reuses the trained runs, and an unknown method is
-//! refused with the list of known ones.
+//! `metakd experiment` end to end at the smallest budget: three methods (GMD with two subsets
+//! per step) on the Dynamic Sharing backbone, one seed, three iterations each on a small
+//! phantom set, one method trained first as a shard (`--only-seed`); the comparison table, the
+//! strategy logs, the iteration costs and the chart are written, a second invocation reuses
+//! the trained and evaluated runs, and an unknown method is refused with the list of known ones.
 
 use engine::data::phantom::{write_dataset, PhantomConfig, PhantomSize};
 use integration_tests::metakd_binary;
@@ -24,39 +25,64 @@ fn experiment_trains_evaluates_and_compares() {
     };
     write_dataset(&data, 6, 4, &config, &|_| {}).unwrap();
     let out = tmp.path().join("exp");
-    let args = [
-        "experiment",
-        "--data",
-        data.to_str().unwrap(),
-        "--methods",
-        "baseline,lckd",
-        "--preset",
-        "tiny",
-        "--iterations",
-        "3",
-        "--seeds",
-        "1",
-        "--limit",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let with_methods = |methods: &'static str| {
+        vec![
+            "experiment".to_string(),
+            "--data".into(),
+            data.to_str().unwrap().into(),
+            "--methods".into(),
+            methods.into(),
+            "--backbone".into(),
+            "dynamic-sharing".into(),
+            "--gmd-subsets".into(),
+            "2".into(),
+            "--preset".into(),
+            "tiny".into(),
+            "--iterations".into(),
+            "3".into(),
+            "--seeds".into(),
+            "1".into(),
+            "--limit".into(),
+            "1".into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ]
+    };
+    let shard: Vec<String> = with_methods("gmd")
+        .into_iter()
+        .chain(["--only-seed".to_string(), "1".to_string()])
+        .collect();
+    let run = metakd(&shard.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let args = with_methods("baseline,lckd,gmd");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = metakd(&args);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("trained already").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("evaluated already").count(), 1, "{stderr}");
     let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
     assert!(
-        md.contains("| baseline WT |") && md.contains("| lckd ET |"),
+        md.contains("| baseline WT |") && md.contains("| lckd ET |") && md.contains("| gmd TC |"),
         "{md}"
     );
     assert!(md.contains("| FLAIR+T1+T1ce+T2 |") && md.contains("| **average** |"));
     let csv = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 2 * 16 * 3);
+    assert_eq!(csv.lines().count(), 1 + 3 * 16 * 3);
+    let costs = std::fs::read_to_string(out.join("iteration_costs.md")).unwrap();
+    assert!(
+        costs.contains("| gmd | 3 |") && costs.contains("| lckd | 3 |"),
+        "{costs}"
+    );
     let teachers = std::fs::read_to_string(out.join("lckd_teachers.csv")).unwrap();
     assert!(teachers.lines().count() >= 2, "{teachers}");
     let chart = image::open(out.join("dice_by_modalities.png")).unwrap();
     assert_eq!((chart.width(), chart.height()), (900, 540));
-    for method in ["baseline", "lckd"] {
+    for method in ["baseline", "lckd", "gmd"] {
         assert!(out.join(format!("runs/{method}-seed1/eval.json")).exists());
     }
 
@@ -64,14 +90,15 @@ fn experiment_trains_evaluates_and_compares() {
     let again = metakd(&args);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{stderr}");
-    assert_eq!(stderr.matches("trained already").count(), 2, "{stderr}");
+    assert_eq!(stderr.matches("trained already").count(), 3, "{stderr}");
+    assert_eq!(stderr.matches("evaluated already").count(), 3, "{stderr}");
 
     let unknown = metakd(&[
         "experiment",
         "--data",
         data.to_str().unwrap(),
         "--methods",
-        "baseline,gmd",
+        "baseline,hemis",
         "--iterations",
         "3",
         "--out",
@@ -80,7 +107,7 @@ fn experiment_trains_evaluates_and_compares() {
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(!unknown.status.success());
     assert!(
-        stderr.contains("unknown method `gmd`") && stderr.contains("baseline, metakd, lckd"),
+        stderr.contains("unknown method `hemis`") && stderr.contains("baseline, metakd, lckd, gmd"),
         "{stderr}"
     );
 }

@@ -9,15 +9,7 @@
 # .gl holds the Vulkan loader packages (libvulkan1 …) as the device README says; the NVIDIA
 # Vulkan driver comes with the machine.
 set -u
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
-OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT"
-B=/tmp/metakd
-xz -dc .gpu/metakd.xz >"$B" && chmod +x "$B"
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+. tools/gpu-bench/setup.sh
 step() { echo "== $*"; }
 TIMEFORMAT='wall %R s'
 

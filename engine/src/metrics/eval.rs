@@ -57,7 +57,7 @@ pub fn load_cases(
 }
 
 /// One row of the table: a subset, its metrics per case and their means.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SubsetRow {
     /// e.g. `FLAIR+T1ce`.
     pub subset: String,
@@ -70,7 +70,7 @@ pub struct SubsetRow {
 }
 
 /// The whole evaluation.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EvalTable {
     pub model: String,
     pub cases: Vec<String>,

@@ -23,7 +23,7 @@ use crate::study::Region;
 pub const HD95_EMPTY_PENALTY_MM: f64 = 373.13;
 
 /// The metrics of one region of one case.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RegionMetrics {
     pub dice: f64,
     pub hd95_mm: f64,

@@ -1,16 +1,17 @@
-//! Building blocks of the network: convolution → instance norm → LeakyReLU, and the 2×2×2
-//! stride-2 transposed convolution used for upsampling.
+//! Building blocks of the network: convolution → instance norm → LeakyReLU (with one shared or
+//! one per-modality scale and shift), and the 2×2×2 stride-2 transposed convolution used for
+//! upsampling.
 //!
 //! The layers keep burn's `Conv3d` / `ConvTranspose3d` modules for their parameters (so saved
 //! models do not change), but [`conv`] and [`upsample`] run them on our WGSL kernels
 //! (`engine::ops`) when the tensors live on a wgpu device, and on burn's own ops elsewhere.
 
 use crate::ops::{self, Conv3dOptions};
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv3d, Conv3dConfig, ConvTranspose3d, ConvTranspose3dConfig};
 use burn::nn::{Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig3d};
 use burn::tensor::activation::leaky_relu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 /// Negative slope of every LeakyReLU (the released code's 0.01).
 const LEAKY_SLOPE: f64 = 0.01;
@@ -24,14 +25,51 @@ fn kaiming_fan_out() -> Initializer {
 }
 
 /// `conv (k³, stride s, padding k/2, no bias) → InstanceNorm (affine) → LeakyReLU(0.01)`.
+/// With per-modality normalisation (Dynamic Sharing) the norm's scale and shift are one row
+/// per modality, chosen by each sample's modality; the convolution stays shared.
 #[derive(Module, Debug)]
 pub struct ConvBlock {
     conv: Conv3d,
     norm: InstanceNorm,
+    /// Per-modality scale and shift (then `norm` has none); absent in concat networks.
+    modality_affine: Option<ModalityAffine>,
 }
 
+/// Instance-norm scale and shift per modality: `[4, C]` each.
+#[derive(Module, Debug)]
+pub struct ModalityAffine {
+    gamma: Param<Tensor<2>>,
+    beta: Param<Tensor<2>>,
+}
+
+impl ModalityAffine {
+    fn new(channels: usize, device: &Device) -> ModalityAffine {
+        ModalityAffine {
+            gamma: Initializer::Ones.init([MODALITIES, channels], device),
+            beta: Initializer::Zeros.init([MODALITIES, channels], device),
+        }
+    }
+
+    /// `x * gamma[m] + beta[m]` where `m` is each sample's modality (`rows`, one per sample).
+    fn forward(&self, x: Tensor<5>, rows: &Tensor<1, Int>) -> Tensor<5> {
+        let [n, c, _, _, _] = x.dims();
+        let pick = |p: &Param<Tensor<2>>| p.val().select(0, rows.clone()).reshape([n, c, 1, 1, 1]);
+        x * pick(&self.gamma) + pick(&self.beta)
+    }
+}
+
+/// Number of modality slots of a per-modality block.
+const MODALITIES: usize = 4;
+
 impl ConvBlock {
-    pub fn new(channels: [usize; 2], kernel: usize, stride: usize, device: &Device) -> ConvBlock {
+    /// A block with one scale and shift (`per_modality = false`) or one per modality.
+    pub fn new(
+        channels: [usize; 2],
+        kernel: usize,
+        stride: usize,
+        per_modality: bool,
+        device: &Device,
+    ) -> ConvBlock {
         let pad = kernel / 2;
         let conv = Conv3dConfig::new(channels, [kernel; 3])
             .with_stride([stride; 3])
@@ -39,12 +77,29 @@ impl ConvBlock {
             .with_bias(false)
             .with_initializer(kaiming_fan_out())
             .init(device);
-        let norm = InstanceNormConfig::new(channels[1]).init(device);
-        ConvBlock { conv, norm }
+        let norm = InstanceNormConfig::new(channels[1])
+            .with_affine(!per_modality)
+            .init(device);
+        let modality_affine = per_modality.then(|| ModalityAffine::new(channels[1], device));
+        ConvBlock {
+            conv,
+            norm,
+            modality_affine,
+        }
     }
 
-    pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        leaky_relu(self.norm.forward(conv(&self.conv, x)), LEAKY_SLOPE)
+    /// The block on `x`; `rows` gives each sample's modality (needed by per-modality blocks).
+    pub fn forward(&self, x: Tensor<5>, rows: Option<&Tensor<1, Int>>) -> Tensor<5> {
+        debug_assert!(
+            self.modality_affine.is_none() || rows.is_some(),
+            "a per-modality block needs each sample's modality"
+        );
+        let normed = self.norm.forward(conv(&self.conv, x));
+        let normed = match (&self.modality_affine, rows) {
+            (Some(affine), Some(rows)) => affine.forward(normed, rows),
+            _ => normed,
+        };
+        leaky_relu(normed, LEAKY_SLOPE)
     }
 }
 

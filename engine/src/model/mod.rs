@@ -1,7 +1,9 @@
 //! The segmentation network: a shared per-modality 3D encoder, fusion of the available
-//! modalities (mean imputation of missing bottleneck features, channel concatenation), a U-Net
-//! decoder and three sigmoid outputs (WT, TC, ET). Backbone A of `methods.md` §5.3 at sizes a
-//! desktop can train and run.
+//! modalities, a U-Net decoder and three sigmoid outputs (WT, TC, ET), at sizes a desktop can
+//! train and run. Two fusions ([`Fusion`]): backbone A of `methods.md` §5.3 (mean imputation of
+//! missing bottleneck features, channel concatenation; the default) and GMD's Dynamic Sharing
+//! (backbone B: every modality runs through the whole U-Net with shared convolutions and its
+//! own normalisation parameters; the logits are averaged over the available modalities).
 //!
 //! * [`ModelConfig`] / [`Preset`]: the plain, serialisable description saved with every run.
 //! * [`network::MetaKdNet`]: the burn module, with the forward pass the strategies need
@@ -52,6 +54,35 @@ impl fmt::Display for Preset {
     }
 }
 
+/// How the modalities are combined (`methods.md` §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fusion {
+    /// Backbone A: per-level concatenation of the four modalities' maps, missing bottleneck
+    /// features replaced by the mean of the available ones, one decoder.
+    #[default]
+    Concat,
+    /// Backbone B (GMD's Dynamic Sharing): each available modality runs through the whole
+    /// U-Net (shared convolutions, modality-specific instance-norm scale and shift); the
+    /// per-modality logits are averaged over the available modalities, nothing is imputed.
+    DynamicSharing,
+}
+
+impl Fusion {
+    pub const ALL: [Fusion; 2] = [Fusion::Concat, Fusion::DynamicSharing];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fusion::Concat => "concat",
+            Fusion::DynamicSharing => "dynamic-sharing",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Fusion> {
+        Fusion::ALL.into_iter().find(|f| f.name() == text)
+    }
+}
+
 /// Everything that fixes the network's shape (stored in model files and run configs).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModelConfig {
@@ -62,6 +93,9 @@ pub struct ModelConfig {
     pub extra_convs: usize,
     /// One encoder shared by the four modalities (the released MetaKD code) or one each.
     pub shared_encoder: bool,
+    /// How the modalities are combined (files written before this option read as `concat`).
+    #[serde(default)]
+    pub fusion: Fusion,
 }
 
 /// Errors of building a network from a configuration.
@@ -71,6 +105,10 @@ pub enum ModelConfigError {
     PaperNotBuilt,
     #[error("a network needs 2 to 6 encoder levels with at least one channel each (got {0:?})")]
     BadChannels(Vec<usize>),
+    #[error(
+        "dynamic sharing shares the convolutions between modalities; set shared_encoder = true"
+    )]
+    SeparateEncodersWithSharing,
 }
 
 impl ModelConfig {
@@ -86,6 +124,7 @@ impl ModelConfig {
             channels,
             extra_convs,
             shared_encoder: true,
+            fusion: Fusion::Concat,
         }
     }
 
@@ -96,6 +135,9 @@ impl ModelConfig {
         }
         if !(2..=6).contains(&self.channels.len()) || self.channels.contains(&0) {
             return Err(ModelConfigError::BadChannels(self.channels.clone()));
+        }
+        if self.fusion == Fusion::DynamicSharing && !self.shared_encoder {
+            return Err(ModelConfigError::SeparateEncodersWithSharing);
         }
         Ok(())
     }

@@ -12,11 +12,11 @@
 //! Output: logits of WT, TC, ET (sigmoid outside the network).
 
 use super::blocks::{conv, head_conv, up_conv, upsample, ConvBlock};
-use super::{ModelConfig, ModelConfigError};
+use super::{Fusion, ModelConfig, ModelConfigError};
 use crate::study::{Availability, Modality};
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, ConvTranspose3d};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// Number of modality slots.
 const MODALITIES: usize = 4;
@@ -48,6 +48,8 @@ pub struct MetaKdNet {
     /// Coarsest level first.
     decoder: Vec<DecoderLevel>,
     head: Conv3d,
+    /// Dynamic Sharing (per-modality branches, logit mean) instead of concatenation.
+    dynamic_sharing: bool,
 }
 
 /// What a forward pass returns.
@@ -62,13 +64,20 @@ pub struct NetOutput {
 
 impl Encoder {
     fn new(config: &ModelConfig, device: &Device) -> Encoder {
+        let per_modality = config.fusion == Fusion::DynamicSharing;
         let mut levels = Vec::new();
         let mut previous = 1;
         for (level, &c) in config.channels.iter().enumerate() {
             let stride = if level == 0 { 1 } else { 2 };
-            let mut blocks = vec![ConvBlock::new([previous, c], 3, stride, device)];
+            let mut blocks = vec![ConvBlock::new(
+                [previous, c],
+                3,
+                stride,
+                per_modality,
+                device,
+            )];
             for _ in 0..config.extra_convs {
-                blocks.push(ConvBlock::new([c, c], 3, 1, device));
+                blocks.push(ConvBlock::new([c, c], 3, 1, per_modality, device));
             }
             levels.push(EncoderLevel { blocks });
             previous = c;
@@ -76,13 +85,14 @@ impl Encoder {
         Encoder { levels }
     }
 
-    /// The output of every level for a `[B, 1, D, H, W]` input.
-    fn forward(&self, x: Tensor<5>) -> Vec<Tensor<5>> {
+    /// The output of every level for a `[B, 1, D, H, W]` input (`rows`: each sample's
+    /// modality, for per-modality blocks).
+    fn forward(&self, x: Tensor<5>, rows: Option<&Tensor<1, Int>>) -> Vec<Tensor<5>> {
         let mut outputs = Vec::with_capacity(self.levels.len());
         let mut x = x;
         for level in &self.levels {
             for block in &level.blocks {
-                x = block.forward(x);
+                x = block.forward(x, rows);
             }
             outputs.push(x.clone());
         }
@@ -96,21 +106,24 @@ impl MetaKdNet {
         config.check()?;
         let copies = if config.shared_encoder { 1 } else { MODALITIES };
         let encoders = (0..copies).map(|_| Encoder::new(config, device)).collect();
+        let dynamic_sharing = config.fusion == Fusion::DynamicSharing;
+        // Concatenation feeds the decoder all four modalities' maps; Dynamic Sharing one.
+        let fused = if dynamic_sharing { 1 } else { MODALITIES };
         let c = &config.channels;
         let levels = c.len();
         let mut decoder = Vec::new();
         for level in (0..levels - 1).rev() {
             let coarser = if level == levels - 2 {
-                MODALITIES * c[levels - 1]
+                fused * c[levels - 1]
             } else {
                 c[level + 1]
             };
             let blocks = (0..=config.extra_convs)
-                .map(|_| ConvBlock::new([c[level], c[level]], 3, 1, device))
+                .map(|_| ConvBlock::new([c[level], c[level]], 3, 1, dynamic_sharing, device))
                 .collect();
             decoder.push(DecoderLevel {
                 up: up_conv([coarser, c[level]], device),
-                skip: ConvBlock::new([MODALITIES * c[level], c[level]], 1, 1, device),
+                skip: ConvBlock::new([fused * c[level], c[level]], 1, 1, dynamic_sharing, device),
                 blocks,
             });
         }
@@ -119,6 +132,7 @@ impl MetaKdNet {
             encoders,
             decoder,
             head,
+            dynamic_sharing,
         })
     }
 
@@ -128,7 +142,7 @@ impl MetaKdNet {
         if self.encoders.len() == 1 {
             let folded = x.reshape([n * m, 1, d, h, w]);
             self.encoders[0]
-                .forward(folded)
+                .forward(folded, None)
                 .into_iter()
                 .map(|t| {
                     let [_, c, d, h, w] = t.dims();
@@ -140,7 +154,7 @@ impl MetaKdNet {
                 .encoders
                 .iter()
                 .enumerate()
-                .map(|(i, e)| e.forward(x.clone().narrow(1, i, 1)))
+                .map(|(i, e)| e.forward(x.clone().narrow(1, i, 1), None))
                 .collect();
             (0..per_modality[0].len())
                 .map(|level| {
@@ -159,6 +173,9 @@ impl MetaKdNet {
         availability: &[Availability],
         gate: Option<Tensor<1>>,
     ) -> NetOutput {
+        if self.dynamic_sharing {
+            return self.forward_dynamic_sharing(x, availability, gate);
+        }
         let device = x.device();
         let levels = self.encode(x);
         let bottlenecks = levels[levels.len() - 1].clone();
@@ -171,10 +188,10 @@ impl MetaKdNet {
             let [n, m, c, d, h, w] = skip.dims();
             let skip = level
                 .skip
-                .forward(skip.clone().reshape([n, m * c, d, h, w]));
+                .forward(skip.clone().reshape([n, m * c, d, h, w]), None);
             y = upsample(&level.up, y) + skip;
             for block in &level.blocks {
-                y = block.forward(y);
+                y = block.forward(y, None);
             }
         }
         NetOutput {
@@ -182,6 +199,74 @@ impl MetaKdNet {
             bottlenecks,
         }
     }
+
+    /// The Dynamic Sharing forward pass (see the module docs).
+    fn forward_dynamic_sharing(
+        &self,
+        x: Tensor<5>,
+        availability: &[Availability],
+        gate: Option<Tensor<1>>,
+    ) -> NetOutput {
+        let device = x.device();
+        let [n, _, d, h, w] = x.dims();
+        let union = availability.iter().fold(0, |u, a| u | a.0);
+        // A batch without any modality (never sent) still gets a well-formed, all-zero mean.
+        let present: Vec<usize> = Modality::ALL
+            .into_iter()
+            .filter(|m| union == 0 || Availability(union).contains(*m))
+            .map(Modality::index)
+            .collect();
+        let k = present.len();
+        let int = |values: Vec<i64>| {
+            let len = values.len();
+            Tensor::<1, Int>::from_data(TensorData::new(values, [len]), &device)
+        };
+        let channels = int(present.iter().map(|&m| m as i64).collect());
+        let rows = int((0..n * k).map(|r| present[r % k] as i64).collect());
+        let branches = x.select(1, channels).reshape([n * k, 1, d, h, w]);
+        let levels = self.encoders[0].forward(branches, Some(&rows));
+        let mut y = levels[levels.len() - 1].clone();
+        let [_, c, bd, bh, bw] = y.dims();
+        let bottlenecks = y.clone().reshape([n, k, c, bd, bh, bw]);
+        if let Some(gate) = gate {
+            y = y * gate.select(0, rows.clone()).reshape([n * k, 1, 1, 1, 1]);
+        }
+        for (i, level) in self.decoder.iter().enumerate() {
+            let skip = level
+                .skip
+                .forward(levels[levels.len() - 2 - i].clone(), Some(&rows));
+            y = upsample(&level.up, y) + skip;
+            for block in &level.blocks {
+                y = block.forward(y, Some(&rows));
+            }
+        }
+        let branch_logits = conv(&self.head, y).reshape([n, k, 3, d, h, w]);
+        let mask = availability_mask(availability, &device)
+            .select(1, int(present.iter().map(|&m| m as i64).collect()));
+        let count = mask.clone().sum_dim(1).clamp_min(1.0);
+        let logits = ((branch_logits * mask).sum_dim(1) / count).reshape([n, 3, d, h, w]);
+        NetOutput {
+            logits,
+            bottlenecks: all_modalities(bottlenecks, &present),
+        }
+    }
+}
+
+/// `[N, k, C, d, h, w]` features of the modalities `present` (indices, ascending) as
+/// `[N, 4, C, d, h, w]`, zeros for the others.
+fn all_modalities(features: Tensor<6>, present: &[usize]) -> Tensor<6> {
+    if present.len() == MODALITIES {
+        return features;
+    }
+    let [n, _, c, d, h, w] = features.dims();
+    let device = features.device();
+    let slots = (0..MODALITIES)
+        .map(|m| match present.iter().position(|&p| p == m) {
+            Some(j) => features.clone().narrow(1, j, 1),
+            None => Tensor::zeros([n, 1, c, d, h, w], &device),
+        })
+        .collect();
+    Tensor::cat(slots, 1)
 }
 
 /// Mean imputation of missing modalities' bottleneck features, then the optional gate:

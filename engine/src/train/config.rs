@@ -16,16 +16,19 @@ pub enum Method {
     Metakd,
     /// Teacher election and cross-modal distillation.
     Lckd,
+    /// Gradient-guided modality decoupling: per-subset losses, conflicting gradients projected.
+    Gmd,
 }
 
 impl Method {
-    pub const ALL: [Method; 3] = [Method::Baseline, Method::Metakd, Method::Lckd];
+    pub const ALL: [Method; 4] = [Method::Baseline, Method::Metakd, Method::Lckd, Method::Gmd];
 
     pub fn name(self) -> &'static str {
         match self {
             Method::Baseline => "baseline",
             Method::Metakd => "metakd",
             Method::Lckd => "lckd",
+            Method::Gmd => "gmd",
         }
     }
 
@@ -100,6 +103,22 @@ impl Default for LckdConfig {
     }
 }
 
+/// GMD's settings (`methods.md` §4).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GmdConfig {
+    /// Availability subsets per step: 15 enumerates all (the released code), fewer samples
+    /// that many distinct subsets each step (the paper's cheaper variant).
+    pub subsets_per_step: usize,
+}
+
+impl Default for GmdConfig {
+    fn default() -> Self {
+        GmdConfig {
+            subsets_per_step: 15,
+        }
+    }
+}
+
 /// Everything a run needs (see the module docs).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
@@ -119,6 +138,8 @@ pub struct TrainConfig {
     pub metakd: MetaKdConfig,
     #[serde(default)]
     pub lckd: LckdConfig,
+    #[serde(default)]
+    pub gmd: GmdConfig,
     /// Checkpoint every this many iterations (and at the end).
     pub checkpoint_every: u64,
     /// Patch-level validation Dice every this many iterations (and at the end).
@@ -190,6 +211,7 @@ impl TrainConfig {
                 election_patches: if tiny { 4 } else { 8 },
                 ..LckdConfig::default()
             },
+            gmd: GmdConfig::default(),
             checkpoint_every: if tiny { 100 } else { 500 },
             validate_every: if tiny { 100 } else { 250 },
             validation_patches: if tiny { 4 } else { 8 },
@@ -247,6 +269,12 @@ impl TrainConfig {
                 "checkpoint_every, validate_every, meta_every and elect_every must be at least 1"
                     .into(),
             );
+        }
+        if !(1..=15).contains(&self.gmd.subsets_per_step) {
+            return invalid(format!(
+                "gmd.subsets_per_step {} must be between 1 and 15",
+                self.gmd.subsets_per_step
+            ));
         }
         if !(self.validation_fraction > 0.0 && self.validation_fraction <= 0.5) {
             return invalid(format!(

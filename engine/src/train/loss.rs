@@ -2,6 +2,8 @@
 //!
 //! * [`soft_dice`]: per-sample soft Dice with +1 in the denominator only, `1 − mean` over
 //!   samples and the three region channels.
+//! * [`batch_soft_dice`]: GMD's soft Dice, sums pooled over the whole batch, +1 in numerator
+//!   and denominator, `1 − mean` over the three region channels.
 //! * [`bce_with_logits`]: binary cross-entropy from logits, mean over samples and voxels for
 //!   each channel, **summed** over the channels (as the released code).
 //! * [`pairwise_weighted_l1`]: MetaKD's distillation: for every ordered pair (i, j) of
@@ -20,6 +22,17 @@ pub fn soft_dice(logits: Tensor<5>, targets: Tensor<5>) -> Tensor<1> {
     let intersection = (p.clone() * t.clone()).sum_dim(2);
     let denominator = p.sum_dim(2) + t.sum_dim(2) + 1.0;
     let dice = intersection * 2.0 / denominator;
+    dice.mean().neg() + 1.0
+}
+
+/// `1 − mean_c (2 Σ_{n,v} p t + 1) / (Σ_{n,v} p + Σ_{n,v} t + 1)` with `p = σ(logits)`.
+pub fn batch_soft_dice(logits: Tensor<5>, targets: Tensor<5>) -> Tensor<1> {
+    let [n, c, d, h, w] = logits.dims();
+    let pooled = |t: Tensor<5>| t.swap_dims(0, 1).reshape([c, n * d * h * w]);
+    let p = pooled(sigmoid(logits));
+    let t = pooled(targets);
+    let intersection = (p.clone() * t.clone()).sum_dim(1);
+    let dice = (intersection * 2.0 + 1.0) / (p.sum_dim(1) + t.sum_dim(1) + 1.0);
     dice.mean().neg() + 1.0
 }
 

@@ -1,4 +1,4 @@
-//! Training: strategies (baseline, MetaKD) as one trait, losses, optimiser and schedule,
+//! Training: strategies (baseline, MetaKD, LCKD, GMD) as one trait, losses, optimiser and schedule,
 //! checkpoints and progress events.
 //!
 //! [`run::train`] is the loop shared by every strategy; it reports through a channel of
@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod config;
+pub mod gmd;
 pub mod lckd;
 pub mod loss;
 pub mod metakd;

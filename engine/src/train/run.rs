@@ -3,6 +3,7 @@
 use super::batch::TensorBatch;
 use super::checkpoint::{self, CHECKPOINT_FILE};
 use super::config::{Compute, Method, OptimConfig, OptimizerKind, TrainConfig};
+use super::gmd::Gmd;
 use super::lckd::Lckd;
 use super::loss::{scalar, segmentation};
 use super::metakd::MetaKd;
@@ -71,7 +72,8 @@ pub struct StepMetrics {
     /// LCKD's elected teachers, e.g. `FLAIR+T1ce`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub teachers: Option<String>,
-    /// The modalities the batch kept, e.g. `FLAIR+T1ce`.
+    /// The modalities the batch kept, e.g. `FLAIR+T1ce` (GMD: the step's subsets, e.g.
+    /// `T1 | FLAIR+T2`).
     pub subset: String,
     /// Wall time of this iteration (meta round included).
     pub seconds: f64,
@@ -194,6 +196,8 @@ fn loader_config(config: &TrainConfig, stage2: bool) -> LoaderConfig {
             match config.method {
                 Method::Lckd => SubsetSampler::Lckd,
                 Method::Baseline | Method::Metakd => SubsetSampler::MetaKd,
+                // GMD segments every batch under its own subsets.
+                Method::Gmd => SubsetSampler::Full,
             }
         } else {
             SubsetSampler::Full
@@ -244,6 +248,7 @@ fn strategy(
                 .collect();
             Box::new(Lckd::new(config.lckd.clone(), patches, device))
         }
+        Method::Gmd => Box::new(Gmd::new(config.gmd.clone(), config.seed)),
         Method::Metakd => Box::new(MetaKd::new(
             config.metakd.clone(),
             config.seed,
@@ -279,6 +284,33 @@ fn validate(net: &MetaKdNet, patches: &[Batch], device: &Device) -> [f32; 3] {
             (2.0 * i / (p + t)) as f32
         }
     })
+}
+
+/// The loop's own step: segmentation loss plus the strategy's term, one backward pass.
+/// Returns the gradients, `[loss, Dice part, BCE part]` and the strategy term's value.
+fn plain_step(
+    strategy: &dyn Strategy,
+    net: &MetaKdNet,
+    batch: &TensorBatch,
+    iteration: u64,
+) -> Result<(GradientsParams, [f32; 3], Option<f32>), TrainError> {
+    let output = net.forward(batch.images.clone(), &batch.availability, None);
+    let (segmentation_loss, [dice_loss, bce_loss]) =
+        segmentation(output.logits.clone(), batch.targets.clone());
+    let extra = strategy.extra_loss(&output, batch);
+    let kd_loss = extra.as_ref().map(|e| e.value);
+    let loss = match extra {
+        Some(e) => segmentation_loss + e.weighted,
+        None => segmentation_loss,
+    };
+    let loss_value = scalar(&loss);
+    if !loss_value.is_finite() {
+        return Err(TrainError::Device(format!(
+            "the loss became {loss_value} at iteration {iteration}; lower learning_rate in the configuration"
+        )));
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), net);
+    Ok((grads, [loss_value, dice_loss, bce_loss], kd_loss))
 }
 
 fn append_line(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainError> {
@@ -373,23 +405,23 @@ pub fn train(
             ))
         })?;
         let batch = TensorBatch::new(&batch, &device);
-        let output = net.forward(batch.images.clone(), &batch.availability, None);
-        let (segmentation_loss, [dice_loss, bce_loss]) =
-            segmentation(output.logits.clone(), batch.targets.clone());
-        let extra = strategy.extra_loss(&output, &batch);
-        let kd_loss = extra.as_ref().map(|e| e.value);
-        let loss = match extra {
-            Some(e) => segmentation_loss + e.weighted,
-            None => segmentation_loss,
-        };
-        let loss_value = scalar(&loss);
-        if !loss_value.is_finite() {
-            return Err(TrainError::Device(format!(
-                "the loss became {loss_value} at iteration {t}; lower learning_rate in the configuration"
-            )));
-        }
         let lr = learning_rate(config, t);
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let batch_subset = batch
+            .availability
+            .first()
+            .map(|a| a.label())
+            .unwrap_or_default();
+        let (grads, [loss_value, dice_loss, bce_loss], kd_loss, subset) =
+            match strategy.own_step(t, &net, &batch) {
+                Some(step) => {
+                    let step = step?;
+                    (step.grads, [step.loss, step.loss, 0.0], None, step.subsets)
+                }
+                None => {
+                    let (grads, losses, kd) = plain_step(strategy.as_ref(), &net, &batch, t)?;
+                    (grads, losses, kd, batch_subset)
+                }
+            };
         net = optim.step(lr, net, grads);
         let step = StepMetrics {
             iteration: t,
@@ -400,11 +432,7 @@ pub fn train(
             learning_rate: lr,
             modality_weights: strategy.modality_weights(),
             teachers: strategy.teachers().map(|t| t.label()),
-            subset: batch
-                .availability
-                .first()
-                .map(|a| a.label())
-                .unwrap_or_default(),
+            subset,
             seconds: started.elapsed().as_secs_f64(),
         };
         append_line(&paths.metrics(), &step)?;

@@ -12,7 +12,7 @@ use engine::experiment::{summarise, write_chart, Comparison};
 use engine::infer::Segmenter;
 use engine::metrics::eval::{evaluate, load_cases, EvalCase, EvalTable};
 use engine::model::file::RUN_MODEL_FILE;
-use engine::model::Preset;
+use engine::model::{Fusion, Preset};
 use engine::study::Availability;
 use engine::train::config::Method;
 use engine::train::run::run_config;
@@ -28,7 +28,11 @@ pub struct Args {
     #[arg(long)]
     data: PathBuf,
     /// The methods to compare.
-    #[arg(long, value_delimiter = ',', default_value = "baseline,lckd,metakd")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "baseline,lckd,gmd,metakd"
+    )]
     methods: Vec<String>,
     /// Network iterations per run (every method gets the same budget).
     #[arg(long)]
@@ -36,9 +40,23 @@ pub struct Args {
     /// Runs per method, with seeds 1, 2, …
     #[arg(long, default_value_t = 3)]
     seeds: u64,
+    /// Train and evaluate only this one of the seeds (to split an experiment across processes
+    /// or machines; the same command without it then collects every run).
+    #[arg(long)]
+    only_seed: Option<u64>,
+    /// GMD's availability subsets per step: 15 enumerates all, fewer are drawn each step.
+    #[arg(long, default_value_t = 15)]
+    gmd_subsets: usize,
     /// Network size (the same backbone for every method).
     #[arg(long, value_parser = ["tiny", "desktop"], default_value = "desktop")]
     preset: String,
+    /// How the modalities are combined, the same for every method: concatenation (MetaKD's
+    /// backbone) or GMD's Dynamic Sharing.
+    #[arg(long, value_parser = ["concat", "dynamic-sharing"], default_value = "concat")]
+    backbone: String,
+    /// Where to train and evaluate.
+    #[arg(long, value_parser = ["cpu", "wgpu"], default_value = "cpu")]
+    compute: String,
     /// The split the models are evaluated on.
     #[arg(long, value_parser = ["train", "val", "test"], default_value = "test")]
     split: String,
@@ -115,6 +133,14 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
         .map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
+/// The run's `eval.json` when it holds all 15 subsets of exactly these cases (a shard or an
+/// earlier call evaluated the run already).
+fn evaluated_already(run_dir: &Path, cases: &[String]) -> Option<EvalTable> {
+    let text = std::fs::read_to_string(run_dir.join("eval.json")).ok()?;
+    let table: EvalTable = serde_json::from_str(&text).ok()?;
+    (table.cases == cases && table.rows.len() == 15).then_some(table)
+}
+
 /// The metrics.jsonl step lines of a run as JSON values.
 fn steps(run_dir: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(RunPaths::new(run_dir).metrics())
@@ -157,28 +183,67 @@ fn strategy_logs(runs: &[(Method, u64, PathBuf)], every: u64) -> (String, String
     (weights, teachers)
 }
 
+/// Seconds per iteration of each method over all its runs (median, mean, max) as Markdown.
+fn iteration_costs(runs: &[(Method, u64, PathBuf)]) -> String {
+    let mut out = String::from(
+        "| method | iterations | median s | mean s | max s |\n|---|---:|---:|---:|---:|\n",
+    );
+    let mut methods: Vec<Method> = runs.iter().map(|r| r.0).collect();
+    methods.dedup();
+    for method in methods {
+        let mut seconds: Vec<f64> = runs
+            .iter()
+            .filter(|r| r.0 == method)
+            .flat_map(|r| steps(&r.2))
+            .filter_map(|step| step["seconds"].as_f64())
+            .collect();
+        if seconds.is_empty() {
+            continue;
+        }
+        seconds.sort_by(f64::total_cmp);
+        let mean = seconds.iter().sum::<f64>() / seconds.len() as f64;
+        out.push_str(&format!(
+            "| {} | {} | {:.3} | {:.3} | {:.3} |\n",
+            method.name(),
+            seconds.len(),
+            seconds[seconds.len() / 2],
+            mean,
+            seconds[seconds.len() - 1]
+        ));
+    }
+    out
+}
+
 fn experiment(args: &Args) -> Result<bool, String> {
     let methods = methods(&args.methods)?;
     let preset = Preset::parse(&args.preset).expect("clap checked the preset");
     let split = Split::parse(&args.split).expect("clap checked the split");
+    let fusion = Fusion::parse(&args.backbone).expect("clap checked the backbone");
+    let compute = Compute::parse(&args.compute).expect("clap checked the compute device");
     if args.iterations == 0 || args.seeds == 0 {
         return Err("--iterations and --seeds must be at least 1".into());
+    }
+    if args.only_seed.is_some_and(|s| s == 0 || s > args.seeds) {
+        return Err(format!("--only-seed must be one of 1…{}", args.seeds));
     }
     let data = std::path::absolute(&args.data).unwrap_or(args.data.clone());
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let stop = stop_on_ctrl_c();
-    let device = compute::device(Compute::Cpu)?;
+    let device = compute::device(compute)?;
     let mut cases: Option<Vec<EvalCase>> = None;
     let mut runs = Vec::new();
     let mut summaries = Vec::new();
     for method in &methods {
         let mut tables: Vec<EvalTable> = Vec::new();
-        for seed in 1..=args.seeds {
+        for seed in (1..=args.seeds).filter(|s| args.only_seed.is_none_or(|only| only == *s)) {
             let run_dir = args
                 .out
                 .join("runs")
                 .join(format!("{}-seed{seed}", method.name()));
             let mut config = TrainConfig::new(*method, preset);
+            config.model.fusion = fusion;
+            config.gmd.subsets_per_step = args.gmd_subsets;
+            config.compute = compute;
             config.iterations = args.iterations;
             config.warmup_iterations = config.warmup_iterations.min(args.iterations / 3);
             config.checkpoint_every = config.checkpoint_every.min(args.iterations);
@@ -200,21 +265,30 @@ fn experiment(args: &Args) -> Result<bool, String> {
                     slot.insert(loaded)
                 }
             };
-            let subsets = Availability::all_subsets();
-            let table = evaluate(
-                &segmenter,
-                &model.display().to_string(),
-                cases,
-                &subsets,
-                &mut |done, total| {
-                    eprint!("\r  evaluating: segmentation {done}/{total}");
-                    true
-                },
-            )
-            .map_err(|e| e.to_string())?;
-            eprintln!();
-            let json = serde_json::to_string_pretty(&table).expect("table serialises");
-            write(&run_dir.join("eval.json"), &json)?;
+            let names: Vec<String> = cases.iter().map(|c| c.case.name.clone()).collect();
+            let table = match evaluated_already(&run_dir, &names) {
+                Some(table) => {
+                    eprintln!("{}: evaluated already", run_dir.display());
+                    table
+                }
+                None => {
+                    let table = evaluate(
+                        &segmenter,
+                        &model.display().to_string(),
+                        cases,
+                        &Availability::all_subsets(),
+                        &mut |done, total| {
+                            eprint!("\r  evaluating: segmentation {done}/{total}");
+                            true
+                        },
+                    )
+                    .map_err(|e| e.to_string())?;
+                    eprintln!();
+                    let json = serde_json::to_string_pretty(&table).expect("table serialises");
+                    write(&run_dir.join("eval.json"), &json)?;
+                    table
+                }
+            };
             tables.push(table);
             runs.push((*method, seed, run_dir));
         }
@@ -236,9 +310,11 @@ fn experiment(args: &Args) -> Result<bool, String> {
     let (weights, teachers) = strategy_logs(&runs, (args.iterations / 100).max(1));
     write(&out.join("metakd_weights.csv"), &weights)?;
     write(&out.join("lckd_teachers.csv"), &teachers)?;
+    write(&out.join("iteration_costs.md"), &iteration_costs(&runs))?;
     let title = format!(
-        "Mean Dice by available modalities ({} preset, {} iterations)",
+        "Mean Dice by available modalities ({} preset, {} backbone, {} iterations)",
         preset.name(),
+        fusion.name(),
         args.iterations
     );
     write_chart(
@@ -248,8 +324,8 @@ fn experiment(args: &Args) -> Result<bool, String> {
     )?;
     print!("{}", comparison.to_markdown());
     eprintln!(
-        "wrote comparison.md/.csv/.json, metakd_weights.csv, lckd_teachers.csv and \
-         dice_by_modalities.png to {}",
+        "wrote comparison.md/.csv/.json, metakd_weights.csv, lckd_teachers.csv, \
+         iteration_costs.md and dice_by_modalities.png to {}",
         out.display()
     );
     Ok(true)

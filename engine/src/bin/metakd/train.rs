@@ -2,7 +2,7 @@
 //! loss, iterations per second and ETA; Ctrl-C saves a checkpoint and exits cleanly.
 
 use engine::compute::Compute;
-use engine::model::Preset;
+use engine::model::{Fusion, Preset};
 use engine::train::config::{Method, TrainConfig};
 use engine::train::run::run_config;
 use engine::train::{train, TrainEvent, TrainOutcome};
@@ -18,11 +18,15 @@ pub struct Args {
     #[arg(long, required_unless_present = "resume")]
     data: Option<PathBuf>,
     /// Training method.
-    #[arg(long, value_parser = ["baseline", "metakd", "lckd"], default_value = "metakd")]
+    #[arg(long, value_parser = ["baseline", "metakd", "lckd", "gmd"], default_value = "metakd")]
     method: String,
     /// Network size.
     #[arg(long, value_parser = ["tiny", "desktop", "paper"], default_value = "desktop")]
     preset: String,
+    /// How the modalities are combined: concatenation (MetaKD's backbone) or GMD's Dynamic
+    /// Sharing (default: concat).
+    #[arg(long, value_parser = ["concat", "dynamic-sharing"])]
+    backbone: Option<String>,
     /// A TOML file with every setting (see the README); overrides --method and --preset.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -73,6 +77,9 @@ fn config(args: &Args) -> Result<(TrainConfig, PathBuf, PathBuf, bool), String> 
     }
     if let Some(c) = &args.compute {
         config.compute = Compute::parse(c).expect("clap checked the compute device");
+    }
+    if let Some(b) = &args.backbone {
+        config.model.fusion = Fusion::parse(b).expect("clap checked the backbone");
     }
     config.data_dir = Some(std::path::absolute(&data).unwrap_or(data.clone()));
     config.check().map_err(|e| e.to_string())?;

@@ -282,6 +282,38 @@ fn gmd_step_equals_plain_gradients_when_nothing_conflicts() {
     }
 }
 
+/// Three small phantom cases in `dir/data`.
+fn small_data(dir: &std::path::Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    let phantom = PhantomConfig {
+        size: PhantomSize::Small,
+        ..PhantomConfig::default()
+    };
+    write_dataset(&data, 3, 5, &phantom, &|_| {}).unwrap();
+    data
+}
+
+/// GMD at the `tiny` preset on 16³ patches, Dynamic Sharing, one loader thread.
+fn tiny_gmd(iterations: u64) -> TrainConfig {
+    let mut config = TrainConfig::new(Method::Gmd, Preset::Tiny);
+    config.iterations = iterations;
+    config.warmup_iterations = 0;
+    config.data.workers = 1;
+    config.data.patch = [16; 3];
+    config.model.fusion = Fusion::DynamicSharing;
+    config
+}
+
+fn steps(events: &[TrainEvent]) -> Vec<f32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Step(s) => Some(s.loss),
+            _ => None,
+        })
+        .collect()
+}
+
 fn run(config: &TrainConfig, data: &std::path::Path, out: &std::path::Path) -> Vec<TrainEvent> {
     let (tx, rx) = mpsc::channel();
     let outcome = train(config, data, out, false, &AtomicBool::new(false), &tx).unwrap();
@@ -296,27 +328,10 @@ fn run(config: &TrainConfig, data: &std::path::Path, out: &std::path::Path) -> V
 #[test]
 fn gmd_trains_on_both_backbones() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let phantom = PhantomConfig {
-        size: PhantomSize::Small,
-        ..PhantomConfig::default()
-    };
-    write_dataset(&data, 3, 5, &phantom, &|_| {}).unwrap();
-    let mut config = TrainConfig::new(Method::Gmd, Preset::Tiny);
-    config.iterations = 6;
-    config.warmup_iterations = 0;
-    config.data.workers = 1;
-    config.data.patch = [16; 3];
-    config.model.fusion = Fusion::DynamicSharing;
+    let data = small_data(tmp.path());
+    let mut config = tiny_gmd(6);
     let out = tmp.path().join("ds");
-    let events = run(&config, &data, &out);
-    let losses: Vec<f32> = events
-        .iter()
-        .filter_map(|e| match e {
-            TrainEvent::Step(s) => Some(s.loss),
-            _ => None,
-        })
-        .collect();
+    let losses = steps(&run(&config, &data, &out));
     assert_eq!(losses.len(), 6);
     assert!(
         losses
@@ -332,12 +347,8 @@ fn gmd_trains_on_both_backbones() {
     config.gmd.subsets_per_step = 3;
     config.iterations = 3;
     let out = tmp.path().join("concat");
-    let events = run(&config, &data, &out);
-    let steps = events
-        .iter()
-        .filter(|e| matches!(e, TrainEvent::Step(s) if s.loss.is_finite()))
-        .count();
-    assert_eq!(steps, 3);
+    let losses = steps(&run(&config, &data, &out));
+    assert!(losses.len() == 3 && losses.iter().all(|l| l.is_finite()));
     assert_eq!(
         ModelFile::read(&out).unwrap().meta.config.fusion,
         Fusion::Concat
@@ -349,27 +360,13 @@ fn gmd_trains_on_both_backbones() {
 #[test]
 fn gmd_runs_on_wgpu() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let phantom = PhantomConfig {
-        size: PhantomSize::Small,
-        ..PhantomConfig::default()
-    };
-    write_dataset(&data, 3, 5, &phantom, &|_| {}).unwrap();
-    let mut config = TrainConfig::new(Method::Gmd, Preset::Tiny);
+    let data = small_data(tmp.path());
+    let mut config = tiny_gmd(2);
     config.compute = engine::compute::Compute::Wgpu;
-    config.iterations = 2;
-    config.warmup_iterations = 0;
-    config.data.workers = 1;
-    config.data.patch = [16; 3];
-    config.model.fusion = Fusion::DynamicSharing;
     config.gmd.subsets_per_step = 3;
     let out = tmp.path().join("run");
-    let events = run(&config, &data, &out);
-    let steps = events
-        .iter()
-        .filter(|e| matches!(e, TrainEvent::Step(s) if s.loss.is_finite()))
-        .count();
-    assert_eq!(steps, 2);
+    let losses = steps(&run(&config, &data, &out));
+    assert!(losses.len() == 2 && losses.iter().all(|l| l.is_finite()));
     assert!(out.join("model.metakd").exists());
 }
 

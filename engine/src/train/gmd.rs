@@ -28,9 +28,9 @@
 use super::batch::TensorBatch;
 use super::config::GmdConfig;
 use super::loss::{batch_soft_dice, scalar};
-use super::strategy::{ExtraLoss, OwnStep, Strategy};
+use super::strategy::{OwnStep, Strategy};
 use super::TrainError;
-use crate::model::{MetaKdNet, NetOutput};
+use crate::model::MetaKdNet;
 use crate::study::{Availability, Modality};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
@@ -162,14 +162,6 @@ impl Strategy for Gmd {
         "gmd"
     }
 
-    fn before_iteration(&mut self, _: u64, _: &MetaKdNet) -> Result<(), TrainError> {
-        Ok(())
-    }
-
-    fn extra_loss(&self, _: &NetOutput, _: &TensorBatch) -> Option<ExtraLoss> {
-        None
-    }
-
     fn own_step(
         &mut self,
         iteration: u64,
@@ -264,18 +256,6 @@ impl Strategy for Gmd {
             loss: loss_sum / tasks as f32,
             subsets: labels.join(" | "),
         }))
-    }
-
-    fn modality_weights(&self) -> Option<[f32; 4]> {
-        None
-    }
-
-    fn save_state(&self) -> Result<Vec<u8>, TrainError> {
-        Ok(Vec::new())
-    }
-
-    fn load_state(&mut self, _: &[u8]) -> Result<(), TrainError> {
-        Ok(())
     }
 }
 

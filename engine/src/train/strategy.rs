@@ -35,10 +35,14 @@ pub trait Strategy: Send {
     fn name(&self) -> &'static str;
 
     /// Runs before network iteration `iteration` (e.g. a meta round every V iterations).
-    fn before_iteration(&mut self, iteration: u64, net: &MetaKdNet) -> Result<(), TrainError>;
+    fn before_iteration(&mut self, _iteration: u64, _net: &MetaKdNet) -> Result<(), TrainError> {
+        Ok(())
+    }
 
     /// The method's loss term on this step's output, if it has one.
-    fn extra_loss(&self, output: &NetOutput, batch: &TensorBatch) -> Option<ExtraLoss>;
+    fn extra_loss(&self, _output: &NetOutput, _batch: &TensorBatch) -> Option<ExtraLoss> {
+        None
+    }
 
     /// The step's gradients computed by the method instead of the loop's one loss and one
     /// backward pass (GMD), or `None` for the loop's.
@@ -52,18 +56,24 @@ pub trait Strategy: Send {
     }
 
     /// The modality weights the method currently uses (FLAIR, T1, T1ce, T2), if any.
-    fn modality_weights(&self) -> Option<[f32; 4]>;
+    fn modality_weights(&self) -> Option<[f32; 4]> {
+        None
+    }
 
     /// The teacher modalities the method currently distils from, if it elects any (LCKD).
     fn teachers(&self) -> Option<Availability> {
         None
     }
 
-    /// The method's state for a checkpoint.
-    fn save_state(&self) -> Result<Vec<u8>, TrainError>;
+    /// The method's state for a checkpoint (none by default).
+    fn save_state(&self) -> Result<Vec<u8>, TrainError> {
+        Ok(Vec::new())
+    }
 
     /// Restores what [`Strategy::save_state`] wrote.
-    fn load_state(&mut self, bytes: &[u8]) -> Result<(), TrainError>;
+    fn load_state(&mut self, _bytes: &[u8]) -> Result<(), TrainError> {
+        Ok(())
+    }
 }
 
 /// Modality dropout only: the plain segmentation loss, nothing else.
@@ -72,25 +82,5 @@ pub struct Baseline;
 impl Strategy for Baseline {
     fn name(&self) -> &'static str {
         "baseline"
-    }
-
-    fn before_iteration(&mut self, _: u64, _: &MetaKdNet) -> Result<(), TrainError> {
-        Ok(())
-    }
-
-    fn extra_loss(&self, _: &NetOutput, _: &TensorBatch) -> Option<ExtraLoss> {
-        None
-    }
-
-    fn modality_weights(&self) -> Option<[f32; 4]> {
-        None
-    }
-
-    fn save_state(&self) -> Result<Vec<u8>, TrainError> {
-        Ok(Vec::new())
-    }
-
-    fn load_state(&mut self, _: &[u8]) -> Result<(), TrainError> {
-        Ok(())
     }
 }

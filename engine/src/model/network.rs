@@ -223,7 +223,7 @@ impl MetaKdNet {
         };
         let channels = int(present.iter().map(|&m| m as i64).collect());
         let rows = int((0..n * k).map(|r| present[r % k] as i64).collect());
-        let branches = x.select(1, channels).reshape([n * k, 1, d, h, w]);
+        let branches = x.select(1, channels.clone()).reshape([n * k, 1, d, h, w]);
         let levels = self.encoders[0].forward(branches, Some(&rows));
         let mut y = levels[levels.len() - 1].clone();
         let [_, c, bd, bh, bw] = y.dims();
@@ -241,8 +241,7 @@ impl MetaKdNet {
             }
         }
         let branch_logits = conv(&self.head, y).reshape([n, k, 3, d, h, w]);
-        let mask = availability_mask(availability, &device)
-            .select(1, int(present.iter().map(|&m| m as i64).collect()));
+        let mask = availability_mask(availability, &device).select(1, channels);
         let count = mask.clone().sum_dim(1).clamp_min(1.0);
         let logits = ((branch_logits * mask).sum_dim(1) / count).reshape([n, 3, d, h, w]);
         NetOutput {

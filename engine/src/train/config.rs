@@ -69,6 +69,19 @@ pub struct DataConfig {
     pub augment: bool,
 }
 
+/// How MetaKD updates its modality weights (`methods.md` §2.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetaUpdate {
+    /// The released code: Adam steps on φ with the weights gating the bottleneck features on
+    /// meta-validation patches.
+    #[default]
+    GateProxy,
+    /// The paper-spirit bilevel step: the meta-validation loss after one virtual network step,
+    /// differentiated with respect to φ through the distillation term.
+    OneStepLookahead,
+}
+
 /// MetaKD's settings (`methods.md` §2.4–2.6).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetaKdConfig {
@@ -80,6 +93,9 @@ pub struct MetaKdConfig {
     pub meta_steps: usize,
     pub meta_learning_rate: f64,
     pub meta_weight_decay: f64,
+    /// How φ is updated (configurations without it use the gate proxy).
+    #[serde(default)]
+    pub meta_update: MetaUpdate,
 }
 
 /// LCKD's settings (`methods.md` §3).
@@ -205,6 +221,7 @@ impl TrainConfig {
                 meta_steps: if tiny { 4 } else { 10 },
                 meta_learning_rate: 1e-2,
                 meta_weight_decay: 5e-4,
+                meta_update: MetaUpdate::GateProxy,
             },
             lckd: LckdConfig {
                 elect_every: if tiny { 50 } else { 500 },

@@ -124,7 +124,7 @@ pub fn teacher_l1(
     teachers
         .modalities()
         .flat_map(|t| Modality::ALL.into_iter().map(move |s| (t, s)))
-        .filter_map(|(t, s)| pair_l1(&features, availability, t, s))
+        .filter_map(|(t, s)| pair_l1(&features, &features, availability, t, s))
         .reduce(|sum, term| sum + term)
 }
 

@@ -45,11 +45,13 @@ pub fn bce_with_logits(logits: Tensor<5>, targets: Tensor<5>) -> Tensor<1> {
     per_voxel.mean() * channels
 }
 
-/// `mean|sg(f_teacher) − f_student|` per sample of `[N, 4, L]` features, over the samples that
-/// have both modalities, summed and divided by the batch size; `None` when no sample has both
-/// or they are the same modality.
+/// `mean|sg(f_teacher) − f_student|` per sample of `[N, 4, L]` features (the teacher's taken
+/// from `teachers`, the student's from `students`; usually the same tensor), over the samples
+/// that have both modalities, summed and divided by the batch size; `None` when no sample has
+/// both or they are the same modality.
 pub fn pair_l1(
-    features: &Tensor<3>,
+    teachers: &Tensor<3>,
+    students: &Tensor<3>,
     availability: &[Availability],
     teacher: Modality,
     student: Modality,
@@ -66,10 +68,10 @@ pub fn pair_l1(
     if both.iter().all(|v| *v == 0.0) {
         return None;
     }
-    let t = features.clone().narrow(1, teacher.index(), 1).detach();
-    let s = features.clone().narrow(1, student.index(), 1);
+    let t = teachers.clone().narrow(1, teacher.index(), 1).detach();
+    let s = students.clone().narrow(1, student.index(), 1);
     let per_sample = (t - s).abs().mean_dim(2).reshape([n]);
-    let mask = Tensor::<1>::from_data(TensorData::new(both, [n]), &features.device());
+    let mask = Tensor::<1>::from_data(TensorData::new(both, [n]), &students.device());
     Some((per_sample * mask).sum() / n as f64)
 }
 
@@ -77,6 +79,13 @@ pub fn pair_l1(
 pub fn flatten_bottlenecks(bottlenecks: Tensor<6>) -> Tensor<3> {
     let [n, m, c, d, h, w] = bottlenecks.dims();
     bottlenecks.reshape([n, m, c * d * h * w])
+}
+
+/// Every ordered pair (teacher, student) of modalities.
+fn ordered_pairs() -> impl Iterator<Item = (Modality, Modality)> {
+    Modality::ALL
+        .into_iter()
+        .flat_map(|t| Modality::ALL.into_iter().map(move |s| (t, s)))
 }
 
 /// MetaKD's pairwise modality-weighted L1 distillation on `[N, 4, C, d, h, w]` bottleneck
@@ -87,12 +96,31 @@ pub fn pairwise_weighted_l1(
     weights: [f32; 4],
 ) -> Option<Tensor<1>> {
     let features = flatten_bottlenecks(bottlenecks);
-    Modality::ALL
-        .into_iter()
-        .flat_map(|t| Modality::ALL.into_iter().map(move |s| (t, s)))
+    ordered_pairs()
         .filter_map(|(t, s)| {
             let ratio = weights[t.index()] / weights[s.index()];
-            pair_l1(&features, availability, t, s).map(|term| term * f64::from(ratio))
+            pair_l1(&features, &features, availability, t, s).map(|term| term * f64::from(ratio))
+        })
+        .reduce(|sum, term| sum + term)
+}
+
+/// [`pairwise_weighted_l1`] with the weights as a tensor, so the ratio `w_i / w_j` carries a
+/// gradient to them, and the (detached) teachers' features given apart from the students'
+/// (MetaKD's one-step look-ahead meta step moves the students' network and keeps the
+/// teachers' fixed).
+pub fn pairwise_weighted_l1_learnable(
+    students: Tensor<6>,
+    teachers: Tensor<6>,
+    availability: &[Availability],
+    weights: Tensor<1>,
+) -> Option<Tensor<1>> {
+    let students = flatten_bottlenecks(students);
+    let teachers = flatten_bottlenecks(teachers);
+    ordered_pairs()
+        .filter_map(|(t, s)| {
+            let ratio =
+                weights.clone().narrow(0, t.index(), 1) / weights.clone().narrow(0, s.index(), 1);
+            pair_l1(&teachers, &students, availability, t, s).map(|term| term * ratio)
         })
         .reduce(|sum, term| sum + term)
 }

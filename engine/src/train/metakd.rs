@@ -11,10 +11,13 @@
 //!   modalities (the released code's stage 2 also drops modalities there and then overwrites the
 //!   imputed features, a quirk `methods.md` §2.5 describes); meta-validation cases are the
 //!   data set's `val` split, disjoint from the training cases.
-//! * The one-step look-ahead variant of §2.5 is not built.
+//! * With `meta_update = "one_step_lookahead"` each of those steps instead follows the
+//!   hypergradient of the meta-validation loss after one virtual network step on a training
+//!   batch ([`super::lookahead`]); the network is not updated there either.
 
 use super::batch::TensorBatch;
 use super::config::MetaKdConfig;
+use super::lookahead::Lookahead;
 use super::loss::{pairwise_weighted_l1, scalar, segmentation};
 use super::strategy::{ExtraLoss, Strategy};
 use super::TrainError;
@@ -64,6 +67,15 @@ impl ModalityWeights {
     }
 }
 
+/// What the one-step look-ahead meta step needs besides the meta-validation patches.
+pub struct VirtualSteps {
+    /// Training cases and the loader settings of the virtual steps' batches.
+    pub cases: Vec<Arc<PreparedCase>>,
+    pub loader: LoaderConfig,
+    /// The network's learning rate at an iteration (α of the virtual step).
+    pub learning_rate: Box<dyn Fn(u64) -> f64 + Send>,
+}
+
 /// The MetaKD strategy (see the module docs).
 pub struct MetaKd {
     config: MetaKdConfig,
@@ -72,6 +84,8 @@ pub struct MetaKd {
     meta_cases: Vec<Arc<PreparedCase>>,
     /// Draws meta-validation patches: batch 1, all modalities.
     meta_loader: LoaderConfig,
+    /// Set for the one-step look-ahead meta step; `None` runs the gate proxy.
+    virtual_steps: Option<VirtualSteps>,
     /// Meta rounds run so far (meta patch `k` of round `r` is batch `r · steps + k`).
     rounds: u64,
     device: Device,
@@ -83,6 +97,7 @@ impl MetaKd {
         seed: u64,
         meta_cases: Vec<Arc<PreparedCase>>,
         meta_loader: LoaderConfig,
+        virtual_steps: Option<VirtualSteps>,
         device: &Device,
     ) -> MetaKd {
         let optim = AdamConfig::new()
@@ -96,20 +111,39 @@ impl MetaKd {
             optim,
             meta_cases,
             meta_loader,
+            virtual_steps,
             rounds: 0,
             device: device.clone(),
         }
     }
 
-    /// One meta-validation round: `meta_steps` Adam steps on φ.
-    fn meta_round(&mut self, net: &MetaKdNet) -> Result<(), TrainError> {
+    /// One meta-validation round before network iteration `iteration`: `meta_steps` Adam
+    /// steps on φ.
+    fn meta_round(&mut self, iteration: u64, net: &MetaKdNet) -> Result<(), TrainError> {
         for k in 0..self.config.meta_steps {
             let index = self.rounds * self.config.meta_steps as u64 + k as u64;
             let batch = make_batch(&self.meta_cases, &self.meta_loader, index);
             let batch = TensorBatch::new(&batch, &self.device);
-            let output = net.forward(batch.images, &batch.availability, Some(self.phi.weights()));
-            let (loss, _) = segmentation(output.logits, batch.targets);
-            let grads = GradientsParams::from_grads(loss.backward(), &self.phi);
+            let grads = match &self.virtual_steps {
+                None => {
+                    let output =
+                        net.forward(batch.images, &batch.availability, Some(self.phi.weights()));
+                    let (loss, _) = segmentation(output.logits, batch.targets);
+                    GradientsParams::from_grads(loss.backward(), &self.phi)
+                }
+                Some(steps) => {
+                    let train = make_batch(&steps.cases, &steps.loader, index);
+                    let lookahead = Lookahead {
+                        virtual_learning_rate: (steps.learning_rate)(iteration),
+                        kd_weight: self.config.kd_weight,
+                    };
+                    let train = TensorBatch::new(&train, &self.device);
+                    let hypergradient = lookahead.hypergradient(net, &self.phi, &train, &batch);
+                    let mut grads = GradientsParams::new();
+                    grads.register(self.phi.logits.id, hypergradient);
+                    grads
+                }
+            };
             self.phi = self
                 .optim
                 .step(self.config.meta_learning_rate, self.phi.clone(), grads);
@@ -126,7 +160,7 @@ impl Strategy for MetaKd {
 
     fn before_iteration(&mut self, iteration: u64, net: &MetaKdNet) -> Result<(), TrainError> {
         if iteration.is_multiple_of(self.config.meta_every) && !self.meta_cases.is_empty() {
-            self.meta_round(net)?;
+            self.meta_round(iteration, net)?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod gmd;
 pub mod lckd;
+pub mod lookahead;
 pub mod loss;
 pub mod metakd;
 pub mod run;

@@ -2,11 +2,11 @@
 
 use super::batch::TensorBatch;
 use super::checkpoint::{self, CHECKPOINT_FILE};
-use super::config::{Compute, Method, OptimConfig, OptimizerKind, TrainConfig};
+use super::config::{Compute, MetaUpdate, Method, OptimConfig, OptimizerKind, TrainConfig};
 use super::gmd::Gmd;
 use super::lckd::Lckd;
 use super::loss::{scalar, segmentation};
-use super::metakd::MetaKd;
+use super::metakd::{MetaKd, VirtualSteps};
 use super::strategy::{Baseline, Strategy};
 use super::TrainError;
 use crate::data::augment::AugmentConfig;
@@ -236,6 +236,7 @@ fn single_patch_config(config: &TrainConfig, seed_offset: u64, augment: bool) ->
 
 fn strategy(
     config: &TrainConfig,
+    train_cases: &[Arc<PreparedCase>],
     val_cases: &[Arc<PreparedCase>],
     device: &Device,
 ) -> Box<dyn Strategy> {
@@ -249,13 +250,30 @@ fn strategy(
             Box::new(Lckd::new(config.lckd.clone(), patches, device))
         }
         Method::Gmd => Box::new(Gmd::new(config.gmd.clone(), config.seed)),
-        Method::Metakd => Box::new(MetaKd::new(
-            config.metakd.clone(),
-            config.seed,
-            val_cases.to_vec(),
-            single_patch_config(config, 100, true),
-            device,
-        )),
+        Method::Metakd => {
+            // The look-ahead's virtual steps: training batches with all four modalities, so
+            // every pair of the distillation term is present.
+            let virtual_steps =
+                (config.metakd.meta_update == MetaUpdate::OneStepLookahead).then(|| {
+                    let schedule = config.clone();
+                    VirtualSteps {
+                        cases: train_cases.to_vec(),
+                        loader: LoaderConfig {
+                            batch_size: config.data.batch_size,
+                            ..single_patch_config(config, 400, true)
+                        },
+                        learning_rate: Box::new(move |t| learning_rate(&schedule, t)),
+                    }
+                });
+            Box::new(MetaKd::new(
+                config.metakd.clone(),
+                config.seed,
+                val_cases.to_vec(),
+                single_patch_config(config, 100, true),
+                virtual_steps,
+                device,
+            ))
+        }
     }
 }
 
@@ -347,7 +365,7 @@ pub fn train(
     let device = training_device(config.compute)?;
     device.seed(config.seed);
     let (train_cases, val_cases, problems) = load_data(data, config.validation_fraction)?;
-    let mut strategy = strategy(config, &val_cases, &device);
+    let mut strategy = strategy(config, &train_cases, &val_cases, &device);
     let fresh =
         MetaKdNet::new(&config.model, &device).map_err(|e| TrainError::Device(e.to_string()))?;
     let (mut net, mut optim, first) = if resume {

@@ -158,7 +158,7 @@ fn kernel_stride_padding_grid() {
     }
 }
 
-/// Channel counts 1..70 including primes and counts that are not multiples of any tile size.
+/// Channel counts 1..100 including primes and counts that are not multiples of any tile size.
 #[test]
 fn channel_counts() {
     for (ci, co) in [
@@ -173,6 +173,8 @@ fn channel_counts() {
         (70, 3),
         (3, 70),
         (64, 64),
+        (100, 7),
+        (7, 100),
     ] {
         Case::new(1, ci, co, [5, 4, 6], 3, 1, 1).check();
     }

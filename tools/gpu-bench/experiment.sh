@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The four-way comparison of docs/experiment.md on a lent GPU (device tool), in calls of at
-# most 10 minutes: every (method, seed) run trains in its own process at once (`--only-seed`;
-# the GPU is mostly idle between one process's small kernel launches), a run still going when
-# the call's time is up is stopped with SIGINT (it checkpoints), and everything comes back in
-# $OUT/exp.tar.* ; copied into .gpu/ and carried again, the next call resumes the runs. When
-# every run has its model, the same command without --only-seed evaluates them all and writes
-# the comparison.
+# The four-way comparison (`desktop`, 1,000 iterations) on a lent GPU (device tool), in calls
+# of at most 10 minutes. Tried once and stopped after the first call (docs/experiment.md, last
+# point): the twelve processes shared the H100 at the throughput of one, so the whole run needs
+# about 37 minutes of device time.
+# How it works: every (method, seed) run trains in its own process at once (`--only-seed`); a
+# run still going when the call's time is up is stopped with SIGINT (it checkpoints), and
+# everything comes back in $OUT/exp.tar.*; copied into .gpu/ and carried again, the next call
+# resumes the runs. When every run has its model, the same command without --only-seed
+# collects the evaluations and writes the comparison.
 #
 #   device run, carry [.gl, .gpu]:  ITERS=1000 GMD_SUBSETS=5 bash tools/gpu-bench/experiment.sh
 set -u

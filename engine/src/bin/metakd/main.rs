@@ -37,7 +37,7 @@ enum Command {
     Phantom(phantom::Args),
     /// Render a case's four modalities and labels in three planes to a PNG.
     Montage(montage::Args),
-    /// Train a model (baseline, MetaKD or LCKD) on a data set folder, or resume a run.
+    /// Train a model (baseline, MetaKD, LCKD or GMD) on a data set folder, or resume a run.
     Train(train::Args),
     /// Segment a study with any subset of its modalities into a BraTS label map.
     Segment(segment::Args),

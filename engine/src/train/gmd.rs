@@ -157,6 +157,110 @@ fn channel_mask(subset: Availability, device: &Device) -> Tensor<5> {
     Tensor::from_data(TensorData::new(values.to_vec(), [1, 4, 1, 1, 1]), device)
 }
 
+/// The task gradients of one step: `[T, P]` (one flat row per subset, zeros where a subset
+/// reached no parameter), how many subsets reached each parameter, the parameters' sizes, and
+/// the mean of the subsets' losses.
+struct TaskGradients {
+    stacked: Tensor<2>,
+    reached_by: Vec<usize>,
+    sizes: Vec<usize>,
+    mean_loss: f32,
+}
+
+/// One forward and backward pass per subset (see the module docs).
+fn task_gradients(
+    net: &MetaKdNet,
+    batch: &TensorBatch,
+    subsets: &[Availability],
+    iteration: u64,
+) -> Result<TaskGradients, TrainError> {
+    let device = batch.images.device();
+    let n = batch.availability.len();
+    let mut rows = Vec::with_capacity(subsets.len());
+    let mut reached_by: Vec<usize> = Vec::new();
+    let mut sizes = Vec::new();
+    let mut loss_sum = 0.0f32;
+    for subset in subsets {
+        let images = batch.images.clone() * channel_mask(*subset, &device);
+        let logits = net.forward(images, &vec![*subset; n], None).logits;
+        let loss = batch_soft_dice(logits, batch.targets.clone());
+        let value = scalar(&loss);
+        if !value.is_finite() {
+            return Err(TrainError::Device(format!(
+                "the {} loss became {value} at iteration {iteration}; lower learning_rate in the configuration",
+                subset.label()
+            )));
+        }
+        loss_sum += value;
+        let grads = loss.backward();
+        let mut flat = Flatten {
+            grads: &grads,
+            device: device.clone().inner(),
+            pieces: Vec::new(),
+            reached: Vec::new(),
+            sizes: Vec::new(),
+        };
+        net.visit(&mut flat);
+        if reached_by.is_empty() {
+            reached_by = vec![0; flat.reached.len()];
+            sizes = flat.sizes;
+        }
+        for (count, reached) in reached_by.iter_mut().zip(&flat.reached) {
+            *count += usize::from(*reached);
+        }
+        rows.push(Tensor::cat(flat.pieces, 0));
+    }
+    Ok(TaskGradients {
+        stacked: Tensor::stack::<2>(rows, 0),
+        reached_by,
+        sizes,
+        mean_loss: loss_sum / subsets.len() as f32,
+    })
+}
+
+impl TaskGradients {
+    /// The projected and merged update as one flat vector: PCGrad's coefficients from the
+    /// Gram matrix (each task visiting the others in its own random order from `rng`), then
+    /// `factor_p · Σ_j (Σ_i a_ij) g_j` with the merge rule's factor per parameter.
+    fn merged(self, rng: &mut ChaCha8Rng) -> Tensor<1> {
+        let [tasks, _] = self.stacked.dims();
+        let device = self.stacked.device();
+        let gram: Vec<f32> = self
+            .stacked
+            .clone()
+            .matmul(self.stacked.clone().transpose())
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 gradients");
+        let gram: Vec<Vec<f64>> = gram
+            .chunks(tasks)
+            .map(|row| row.iter().map(|v| f64::from(*v)).collect())
+            .collect();
+        let orders: Vec<Vec<usize>> = (0..tasks)
+            .map(|_| {
+                let mut order: Vec<usize> = (0..tasks).collect();
+                order.shuffle(rng);
+                order
+            })
+            .collect();
+        let a = projection_coefficients(&gram, &orders);
+        let column_sums: Vec<f32> = (0..tasks)
+            .map(|j| a.iter().map(|row| row[j]).sum::<f64>() as f32)
+            .collect();
+        let factors: Vec<f32> = self
+            .reached_by
+            .iter()
+            .zip(&self.sizes)
+            .flat_map(|(r, len)| std::iter::repeat_n(merge_factor(*r, tasks), *len))
+            .collect();
+        let total = factors.len();
+        let coefficients =
+            Tensor::<2>::from_data(TensorData::new(column_sums, [1, tasks]), &device);
+        let factors = Tensor::<1>::from_data(TensorData::new(factors, [total]), &device);
+        coefficients.matmul(self.stacked).reshape([total]) * factors
+    }
+}
+
 impl Strategy for Gmd {
     fn name(&self) -> &'static str {
         "gmd"
@@ -170,81 +274,15 @@ impl Strategy for Gmd {
     ) -> Option<Result<OwnStep, TrainError>> {
         let mut rng = self.rng(iteration);
         let subsets = step_subsets(self.config.subsets_per_step, &mut rng);
-        let tasks = subsets.len();
-        let device = batch.images.device();
-        let inner = device.clone().inner();
-        let n = batch.availability.len();
-        let mut vectors = Vec::with_capacity(tasks);
-        let mut reached_by: Vec<usize> = Vec::new();
-        let mut sizes = Vec::new();
-        let mut reached_any: Vec<bool> = Vec::new();
-        let mut loss_sum = 0.0f32;
-        for subset in &subsets {
-            let images = batch.images.clone() * channel_mask(*subset, &device);
-            let logits = net.forward(images, &vec![*subset; n], None).logits;
-            let loss = batch_soft_dice(logits, batch.targets.clone());
-            let value = scalar(&loss);
-            if !value.is_finite() {
-                return Some(Err(TrainError::Device(format!(
-                    "the {} loss became {value} at iteration {iteration}; lower learning_rate in the configuration",
-                    subset.label()
-                ))));
-            }
-            loss_sum += value;
-            let grads = loss.backward();
-            let mut flat = Flatten {
-                grads: &grads,
-                device: inner.clone(),
-                pieces: Vec::new(),
-                reached: Vec::new(),
-                sizes: Vec::new(),
-            };
-            net.visit(&mut flat);
-            if reached_by.is_empty() {
-                reached_by = vec![0; flat.reached.len()];
-                reached_any = vec![false; flat.reached.len()];
-                sizes = flat.sizes;
-            }
-            for (p, r) in flat.reached.iter().enumerate() {
-                reached_by[p] += usize::from(*r);
-                reached_any[p] |= *r;
-            }
-            vectors.push(Tensor::cat(flat.pieces, 0));
-        }
-        let stacked = Tensor::stack::<2>(vectors, 0);
-        let gram: Vec<f32> = stacked
-            .clone()
-            .matmul(stacked.clone().transpose())
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 gradients");
-        let gram: Vec<Vec<f64>> = gram
-            .chunks(tasks)
-            .map(|row| row.iter().map(|v| f64::from(*v)).collect())
-            .collect();
-        let orders: Vec<Vec<usize>> = (0..tasks)
-            .map(|_| {
-                let mut order: Vec<usize> = (0..tasks).collect();
-                order.shuffle(&mut rng);
-                order
-            })
-            .collect();
-        let a = projection_coefficients(&gram, &orders);
-        let column_sums: Vec<f32> = (0..tasks)
-            .map(|j| a.iter().map(|row| row[j]).sum::<f64>() as f32)
-            .collect();
-        let factors: Vec<f32> = reached_by
-            .iter()
-            .zip(&sizes)
-            .flat_map(|(r, len)| std::iter::repeat_n(merge_factor(*r, tasks), *len))
-            .collect();
-        let total = factors.len();
-        let coefficients = Tensor::<2>::from_data(TensorData::new(column_sums, [1, tasks]), &inner);
-        let factors = Tensor::<1>::from_data(TensorData::new(factors, [total]), &inner);
-        let merged = coefficients.matmul(stacked).reshape([total]) * factors;
+        let tasks = match task_gradients(net, batch, &subsets, iteration) {
+            Ok(tasks) => tasks,
+            Err(e) => return Some(Err(e)),
+        };
+        let reached: Vec<bool> = tasks.reached_by.iter().map(|r| *r > 0).collect();
+        let mean_loss = tasks.mean_loss;
         let mut register = Register {
-            merged,
-            reached: &reached_any,
+            merged: tasks.merged(&mut rng),
+            reached: &reached,
             offset: 0,
             index: 0,
             grads: GradientsParams::new(),
@@ -253,7 +291,7 @@ impl Strategy for Gmd {
         let labels: Vec<String> = subsets.iter().map(|s| s.label()).collect();
         Some(Ok(OwnStep {
             grads: register.grads,
-            loss: loss_sum / tasks as f32,
+            loss: mean_loss,
             subsets: labels.join(" | "),
         }))
     }

@@ -151,13 +151,16 @@ fn steps(run_dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Each run's method, seed and `metrics.jsonl` step lines (read once for every log below).
+type RunSteps = (Method, u64, Vec<serde_json::Value>);
+
 /// MetaKD's weights (every `every` iterations) and LCKD's teachers (when they change).
-fn strategy_logs(runs: &[(Method, u64, PathBuf)], every: u64) -> (String, String) {
+fn strategy_logs(runs: &[RunSteps], every: u64) -> (String, String) {
     let mut weights = String::from("seed,iteration,flair,t1,t1ce,t2\n");
     let mut teachers = String::from("seed,iteration,teachers\n");
-    for (method, seed, run_dir) in runs {
+    for (method, seed, steps) in runs {
         let mut last = String::new();
-        for step in steps(run_dir) {
+        for step in steps {
             let iteration = step["iteration"].as_u64().unwrap_or(0);
             match method {
                 Method::Metakd if iteration.is_multiple_of(every) => {
@@ -184,7 +187,7 @@ fn strategy_logs(runs: &[(Method, u64, PathBuf)], every: u64) -> (String, String
 }
 
 /// Seconds per iteration of each method over all its runs (median, mean, max) as Markdown.
-fn iteration_costs(runs: &[(Method, u64, PathBuf)]) -> String {
+fn iteration_costs(runs: &[RunSteps]) -> String {
     let mut out = String::from(
         "| method | iterations | median s | mean s | max s |\n|---|---:|---:|---:|---:|\n",
     );
@@ -194,7 +197,7 @@ fn iteration_costs(runs: &[(Method, u64, PathBuf)]) -> String {
         let mut seconds: Vec<f64> = runs
             .iter()
             .filter(|r| r.0 == method)
-            .flat_map(|r| steps(&r.2))
+            .flat_map(|r| &r.2)
             .filter_map(|step| step["seconds"].as_f64())
             .collect();
         if seconds.is_empty() {
@@ -307,10 +310,14 @@ fn experiment(args: &Args) -> Result<bool, String> {
     write(&out.join("comparison.csv"), &comparison.to_csv())?;
     let json = serde_json::to_string_pretty(&comparison).expect("comparison serialises");
     write(&out.join("comparison.json"), &json)?;
-    let (weights, teachers) = strategy_logs(&runs, (args.iterations / 100).max(1));
+    let logged: Vec<RunSteps> = runs
+        .iter()
+        .map(|(method, seed, run_dir)| (*method, *seed, steps(run_dir)))
+        .collect();
+    let (weights, teachers) = strategy_logs(&logged, (args.iterations / 100).max(1));
     write(&out.join("metakd_weights.csv"), &weights)?;
     write(&out.join("lckd_teachers.csv"), &teachers)?;
-    write(&out.join("iteration_costs.md"), &iteration_costs(&runs))?;
+    write(&out.join("iteration_costs.md"), &iteration_costs(&logged))?;
     let title = format!(
         "Mean Dice by available modalities ({} preset, {} backbone, {} iterations)",
         preset.name(),

@@ -156,7 +156,6 @@ fn network_shapes_and_presets() {
     let out = net.forward(x, &[Availability::FULL, Availability(0b0101)], None);
     assert_eq!(out.logits.dims(), [2, 3, 16, 24, 8]);
     assert_eq!(out.bottlenecks.dims(), [2, 4, 32, 2, 3, 1]);
-    assert!(ModelConfig::preset(Preset::Paper).check().is_err());
     let separate = ModelConfig {
         shared_encoder: false,
         ..ModelConfig::preset(Preset::Tiny)

@@ -119,9 +119,9 @@ impl Segmenter {
     fn check(&self) -> Result<(), InferError> {
         let multiple = self.meta.config.size_multiple();
         let window = self.window();
-        if window.iter().any(|w| *w == 0 || w % multiple != 0) {
+        if (0..3).any(|a| window[a] == 0 || !window[a].is_multiple_of(multiple[a])) {
             return Err(InferError::Config(format!(
-                "window {window:?} must be made of positive multiples of {multiple} for this model"
+                "window {window:?} must be positive multiples of {multiple:?} (D, H, W) for this model"
             )));
         }
         if !(0.0..1.0).contains(&self.config.overlap) {

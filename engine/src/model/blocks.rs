@@ -7,6 +7,7 @@
 //! (`engine::ops`) when the tensors live on a wgpu device, and on burn's own ops elsewhere.
 
 use crate::ops::{self, Conv3dOptions};
+use burn::backend::ops::ConvOptions;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv3d, Conv3dConfig, ConvTranspose3d, ConvTranspose3dConfig};
 use burn::nn::{Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig3d};
@@ -14,7 +15,7 @@ use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Int, Tensor};
 
 /// Negative slope of every LeakyReLU (the released code's 0.01).
-const LEAKY_SLOPE: f64 = 0.01;
+pub(super) const LEAKY_SLOPE: f64 = 0.01;
 
 /// Kaiming-normal, fan-out (the released code's initialisation of every convolution).
 fn kaiming_fan_out() -> Initializer {
@@ -128,36 +129,47 @@ pub fn head_conv(channels: [usize; 2], device: &Device) -> Conv3d {
 /// kernel 1–3, one stride 1 or 2 and one padding for all axes, no dilation or groups, tensors
 /// under 2³² values), burn's `conv3d` otherwise.
 pub fn conv(layer: &Conv3d, x: Tensor<5>) -> Tensor<5> {
+    conv_with_weight(layer, layer.weight.val(), x)
+}
+
+/// [`conv`] with `weight` in place of the layer's own (same shape), e.g. its standardised form.
+pub fn conv_with_weight(layer: &Conv3d, weight: Tensor<5>, x: Tensor<5>) -> Tensor<5> {
     let [k, kh, kw] = layer.kernel_size;
     let [s, sh, sw] = layer.stride;
+    let [n, _, d, h, w] = x.dims();
     let padding = match layer.padding {
-        PaddingConfig3d::Valid => Some(0),
-        PaddingConfig3d::Explicit(p, ph, pw) if p == ph && p == pw => Some(p),
-        _ => None,
+        PaddingConfig3d::Valid => [0; 3],
+        PaddingConfig3d::Explicit(pd, ph, pw) => [pd, ph, pw],
+        // The network builds every layer with explicit padding; `Same` is the symmetric
+        // padding that keeps the size at stride 1.
+        PaddingConfig3d::Same => {
+            std::array::from_fn(|a| layer.dilation[a] * (layer.kernel_size[a] - 1) / 2)
+        }
     };
+    let [p, ph, pw] = padding;
     let covered = k == kh
         && k == kw
         && (1..=3).contains(&k)
         && s == sh
         && s == sw
         && (s == 1 || s == 2)
+        && p == ph
+        && p == pw
+        && p < k
         && layer.dilation == [1; 3]
         && layer.groups == 1;
-    let [n, _, d, h, w] = x.dims();
-    let out = |size: usize, p: usize| (size + 2 * p).saturating_sub(k) / s.max(1) + 1;
-    let out_channels = layer.weight.val().dims()[0];
-    let fits = |p: usize| {
+    let out = |size: usize| (size + 2 * p).saturating_sub(k) / s.max(1) + 1;
+    let out_channels = weight.dims()[0];
+    let fits = || {
         ops::indexable(x.shape().num_elements())
-            && ops::indexable(n * out_channels * out(d, p) * out(h, p) * out(w, p))
+            && ops::indexable(n * out_channels * out(d) * out(h) * out(w))
     };
-    match padding {
-        Some(p) if covered && p < k && fits(p) && ops::runs_wgsl(&x.device()) => ops::conv3d(
-            x,
-            layer.weight.val(),
-            layer.bias.as_ref().map(|b| b.val()),
-            Conv3dOptions::new(s, p),
-        ),
-        _ => layer.forward(x),
+    let bias = layer.bias.as_ref().map(|b| b.val());
+    if covered && fits() && ops::runs_wgsl(&x.device()) {
+        ops::conv3d(x, weight, bias, Conv3dOptions::new(s, p))
+    } else {
+        let options = ConvOptions::new(layer.stride, padding, layer.dilation, layer.groups);
+        burn::tensor::module::conv3d(x, weight, bias, options)
     }
 }
 

@@ -13,6 +13,7 @@
 mod blocks;
 pub mod file;
 pub mod network;
+pub mod paper;
 
 pub use file::{ModelFile, ModelFileError};
 pub use network::{MetaKdNet, NetOutput};
@@ -28,7 +29,8 @@ pub enum Preset {
     /// 8–64 channels, one convolution per level: the default and the bundled model (sized so
     /// a 2-core CPU trains it in under an hour).
     Desktop,
-    /// The released code's ResNet-50-3D + ASPP encoder (about 44 M parameters).
+    /// The released code's ResNet-50-3D + ASPP encoder and its decoder (43.7 M parameters;
+    /// [`paper`]): for GPUs.
     Paper,
 }
 
@@ -101,8 +103,12 @@ pub struct ModelConfig {
 /// Errors of building a network from a configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelConfigError {
-    #[error("the `paper` preset (ResNet-50-3D + ASPP, about 44 M parameters) is not built yet; use `tiny` or `desktop`")]
-    PaperNotBuilt,
+    #[error("the `paper` preset has the released code's fixed widths (channels = {expected:?}) and concat fusion; got channels = {channels:?}, fusion = {fusion}")]
+    PaperIsFixed {
+        expected: Vec<usize>,
+        channels: Vec<usize>,
+        fusion: &'static str,
+    },
     #[error("a network needs 2 to 6 encoder levels with at least one channel each (got {0:?})")]
     BadChannels(Vec<usize>),
     #[error(
@@ -117,6 +123,7 @@ impl ModelConfig {
         let (channels, extra_convs) = match preset {
             Preset::Tiny => (vec![4, 8, 16, 32], 0),
             Preset::Desktop => (vec![8, 16, 32, 64], 0),
+            // Skips (stem, layers 1–3) and the ASPP bottleneck: fixed, listed for reference.
             Preset::Paper => (vec![64, 256, 512, 1024, 256], 0),
         };
         ModelConfig {
@@ -131,7 +138,15 @@ impl ModelConfig {
     /// Checks that this configuration can be built.
     pub fn check(&self) -> Result<(), ModelConfigError> {
         if self.preset == Preset::Paper {
-            return Err(ModelConfigError::PaperNotBuilt);
+            let expected = ModelConfig::preset(Preset::Paper).channels;
+            if self.channels != expected || self.fusion != Fusion::Concat {
+                return Err(ModelConfigError::PaperIsFixed {
+                    expected,
+                    channels: self.channels.clone(),
+                    fusion: self.fusion.name(),
+                });
+            }
+            return Ok(());
         }
         if !(2..=6).contains(&self.channels.len()) || self.channels.contains(&0) {
             return Err(ModelConfigError::BadChannels(self.channels.clone()));
@@ -142,9 +157,13 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// Patch and window sizes must be multiples of this (one halving per level below the top).
-    pub fn size_multiple(&self) -> usize {
-        1 << (self.channels.len() - 1)
+    /// Patch and window sizes `[D, H, W]` must be multiples of these (one halving per level
+    /// below the top; the `paper` stem also halves H and W).
+    pub fn size_multiple(&self) -> [usize; 3] {
+        match self.preset {
+            Preset::Paper => paper::PAPER_SIZE_MULTIPLE,
+            _ => [1 << (self.channels.len() - 1); 3],
+        }
     }
 
     /// Channels of one modality's bottleneck feature.

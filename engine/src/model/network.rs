@@ -12,7 +12,8 @@
 //! Output: logits of WT, TC, ET (sigmoid outside the network).
 
 use super::blocks::{conv, head_conv, up_conv, upsample, ConvBlock};
-use super::{Fusion, ModelConfig, ModelConfigError};
+use super::paper::{upsample_hw2, PaperNet, PAPER_HEAD_CHANNELS};
+use super::{Fusion, ModelConfig, ModelConfigError, Preset};
 use crate::study::{Availability, Modality};
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, ConvTranspose3d};
@@ -50,6 +51,9 @@ pub struct MetaKdNet {
     head: Conv3d,
     /// Dynamic Sharing (per-modality branches, logit mean) instead of concatenation.
     dynamic_sharing: bool,
+    /// The `paper` preset's ResNet-50 + ASPP encoder and decoder (then `encoders` and
+    /// `decoder` are empty, and `head` reads its 32-channel output).
+    paper: Option<PaperNet>,
 }
 
 /// What a forward pass returns.
@@ -104,6 +108,15 @@ impl MetaKdNet {
     /// A freshly initialised network (random weights from `device`'s generator).
     pub fn new(config: &ModelConfig, device: &Device) -> Result<MetaKdNet, ModelConfigError> {
         config.check()?;
+        if config.preset == Preset::Paper {
+            return Ok(MetaKdNet {
+                encoders: Vec::new(),
+                decoder: Vec::new(),
+                head: head_conv([PAPER_HEAD_CHANNELS, 3], device),
+                dynamic_sharing: false,
+                paper: Some(PaperNet::new(config.shared_encoder, device)),
+            });
+        }
         let copies = if config.shared_encoder { 1 } else { MODALITIES };
         let encoders = (0..copies).map(|_| Encoder::new(config, device)).collect();
         let dynamic_sharing = config.fusion == Fusion::DynamicSharing;
@@ -133,6 +146,7 @@ impl MetaKdNet {
             decoder,
             head,
             dynamic_sharing,
+            paper: None,
         })
     }
 
@@ -173,6 +187,13 @@ impl MetaKdNet {
         availability: &[Availability],
         gate: Option<Tensor<1>>,
     ) -> NetOutput {
+        if let Some(paper) = &self.paper {
+            let (y, bottlenecks) = paper.forward(x, availability, gate);
+            return NetOutput {
+                logits: upsample_hw2(conv(&self.head, y)),
+                bottlenecks,
+            };
+        }
         if self.dynamic_sharing {
             return self.forward_dynamic_sharing(x, availability, gate);
         }

@@ -190,10 +190,11 @@ pub enum ConfigError {
 }
 
 impl TrainConfig {
-    /// The defaults for a method and a preset.
+    /// The defaults for a method and a preset (`paper`: the released code's schedule,
+    /// [`TrainConfig::released_schedule`]).
     pub fn new(method: Method, preset: Preset) -> TrainConfig {
         let tiny = preset == Preset::Tiny;
-        TrainConfig {
+        let config = TrainConfig {
             method,
             data_dir: None,
             seed: 1,
@@ -233,7 +234,35 @@ impl TrainConfig {
             validate_every: if tiny { 100 } else { 250 },
             validation_patches: if tiny { 4 } else { 8 },
             validation_fraction: default_validation_fraction(),
+        };
+        if preset == Preset::Paper {
+            config.released_schedule()
+        } else {
+            config
         }
+    }
+
+    /// The released MetaKD code's training settings (`methods.md` §2.6): 80 × 160 × 160
+    /// crops, batch 2, SGD with Nesterov momentum 0.99 at 1e-2 and poly decay, 80,000 warm-up
+    /// iterations with every modality and 35,000 with random dropout, 20 meta steps every 100
+    /// iterations.
+    pub fn released_schedule(mut self) -> TrainConfig {
+        self.iterations = 115_000;
+        self.warmup_iterations = 80_000;
+        self.data.patch = [80, 160, 160];
+        self.data.batch_size = 2;
+        self.optim = OptimConfig {
+            kind: OptimizerKind::Sgd,
+            learning_rate: 1e-2,
+            poly_power: 0.9,
+            momentum: 0.99,
+            weight_decay: 0.0,
+        };
+        self.metakd.meta_every = 100;
+        self.metakd.meta_steps = 20;
+        self.checkpoint_every = 1000;
+        self.validate_every = 1000;
+        self
     }
 
     /// Reads a TOML configuration file.
@@ -262,9 +291,11 @@ impl TrainConfig {
             .check()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let multiple = self.model.size_multiple();
-        if self.data.patch.iter().any(|p| *p == 0 || p % multiple != 0) {
+        if (0..3)
+            .any(|a| self.data.patch[a] == 0 || !self.data.patch[a].is_multiple_of(multiple[a]))
+        {
             return invalid(format!(
-                "patch {:?} must be made of positive multiples of {multiple} for this network",
+                "patch {:?} must be positive multiples of {multiple:?} (D, H, W) for this network",
                 self.data.patch
             ));
         }

@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, default_value_t = 15)]
     gmd_subsets: usize,
     /// Network size (the same backbone for every method).
-    #[arg(long, value_parser = ["tiny", "desktop"], default_value = "desktop")]
+    #[arg(long, value_parser = ["tiny", "desktop", "paper"], default_value = "desktop")]
     preset: String,
     /// How the modalities are combined, the same for every method: concatenation (MetaKD's
     /// backbone) or GMD's Dynamic Sharing.

@@ -3,7 +3,8 @@
 // Bindings (group 0):
 //   0 src : array<f32>, read       NCDHW [NB][CK][SD][SH][SW]  (forward: x; input-grad: dy)
 //   1 wt  : array<vec4<f32>>, read [tap = (kd*KS+kh)*KS+kw][CK][CNP]  (packed on the host,
-//                                    CNP = CN rounded up to a multiple of 4, zero padded)
+//                                    CNP = CN rounded up to a multiple of 4, zero padded);
+//                                    array<f32> in the subgroup variant (same packing)
 //   2 dst : array<f32>, read_write NCDHW [NB][CN][DD][DH][DW]  (forward: y; input-grad: dx)
 //   3 info: array<u32>             the sizes (see the top of main)
 // GEMM view: M = destination voxels, N = CN destination channels, K = CK channels x taps.
@@ -18,13 +19,17 @@
 //   Along W the TM voxels share a sliding window of source values: per (kd, kh, ci) it loads the
 //   window once (TM + KS - 1 values at stride 1) and reuses each for every kw tap and all BN
 //   channels. Weights are read as vec4 with workgroup-uniform indices (one broadcast load serves all 64
-//   invocations; on lavapipe it is a scalar load, on a GPU a single cached transaction).
+//   invocations on a GPU: a single cached transaction). On lavapipe every storage load is done
+//   lane by lane with a bounds check, uniform or not, so the subgroup variant (SGW) instead has
+//   lane l of each subgroup (size >= 8) load weight l of a group of 8 consecutive destination
+//   channels and hands it to every lane with subgroupBroadcast: 8 weights for the price of one
+//   per-lane load, where the vec4 form pays one per-lane load per 4.
 //   The unrolled window loads and FMA block are generated on the host (the body placeholder). Only
 //   structural constants (kernel, stride, padding, parity class, tile) are baked in; sizes and
 //   channel counts come from `info` at run time, so one compiled variant serves every shape.
 
 @group(0) @binding(0) var<storage, read_write> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> wt: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> wt: {{ wt_type }};
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read_write> info: array<u32>;
 
@@ -56,9 +61,9 @@ fn src_coord(j: u32, r: u32, k: u32) -> i32 {
 }
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32{{ lane_builtin }}) {
     // Keep all three bindings in the pipeline layout even when a launch visits no tap.
-    if lid >= 64u { dst[0] = src[0] + wt[0].x; }
+    if lid >= 64u { dst[0] = src[0] + {{ wt_first }}; }
     // Sizes, read at run time (info: NB, CK, CN, SD, SH, SW, DD, DH, DW, JD, JH, JW, GX).
     let NB = info[0];
     let CK = info[1];
@@ -80,10 +85,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     // Packed weight rows hold CNP = CN rounded up to a multiple of 4 (zero padded).
     let CNP = (CN + 3u) / 4u * 4u;
     let WLAST4 = KS * KS * KS * CK * CNP / 4u - 1u;
+    let WLAST = KS * KS * KS * CK * CNP - 1u;
     let WSEG = (JW + TM - 1u) / TM;
     let ROWS = NB * JD * JH * WSEG;
     let row = (wg.z * GX + wg.x) * 64u + lid;
     let live = row < ROWS;
+{{ leave }}
     let rr = select(0u, row, live);
     let seg = rr % WSEG;
     let t1 = rr / WSEG;

@@ -16,6 +16,10 @@
 //   the input values come from one sliding window along W per column (KS registers, S new loads
 //   per voxel), so each voxel costs QB*S input loads + TCO dy loads for QB*TCO*KS FMAs.
 //   The unrolled window and FMA block are generated on the host (the body placeholder).
+//   Subgroup variant (for lavapipe, where every storage load is done lane by lane): lane l of each
+//   subgroup (size >= 8) loads the dy value of channel co0 + l and subgroupBroadcast hands it to
+//   every lane, so a voxel's TCO <= 8 dy values cost one load. Every lane of a subgroup with a
+//   live column then runs the loops (dead ones on column 0, without storing).
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dy: array<f32>;
@@ -28,9 +32,11 @@ const S: i32 = {{ stride }};
 const P: i32 = {{ pad }};
 const TCO: u32 = {{ tco }}u;
 const QB: u32 = {{ qb }}u;
+// Output voxels per iteration of the walk along W (the remainder goes one at a time).
+const UNROLL: u32 = {{ unroll }}u;
 
 @compute @workgroup_size(64, 1, 1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32{{ lane_builtin }}) {
     if lid >= 64u { part[0] = x[0] + dy[0]; }
     // Sizes, read at run time (info: NB, CI, CO, SD, SH, SW, OD, OH, OW, RPS).
     let NB = info[0];
@@ -54,8 +60,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let live = q < CIH * KS * KS;
     // Invocations without a column leave at once (no barrier follows), so lavapipe skips
     // the loops for groups of 8 of them.
-    if !live { return; }
-    let qq = q;
+{{ leave }}
+    let qq = select(0u, q, live);
     let kh = qq % KS;
     let kd = (qq / KS) % KS;
     let ci = qq / (KS * KS);
@@ -76,7 +82,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let xrow = i32((n * CI + ci) * SVOL) + (sd * SH + sh) * SW;
         let gbase = (n * CO + co0) * OVOL + (od * OH + oh) * OW;
 {{ pre }}
-        for (var ow = 0u; ow < OW; ow += 1u) {
+        var ow = 0u;
+        for (; ow + UNROLL <= OW; ow += UNROLL) {
+{{ unrolled }}
+        }
+        for (; ow < OW; ow += 1u) {
 {{ body }}
         }
     }

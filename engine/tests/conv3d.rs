@@ -9,7 +9,7 @@
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use engine::ops::reference::{self, Geometry};
-use engine::ops::{self, Conv3dOptions};
+use engine::ops::{self, Conv3dOptions, SharedFetch};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -135,9 +135,28 @@ impl Case {
     }
 }
 
-/// Every kernel size / stride / padding combination the model can use, odd sizes, batch 1 and 3.
+/// Serialises the tests that choose how shared values are fetched (a process-wide setting).
+static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `cases` with every way of fetching shared values: through the subgroup (what lavapipe
+/// uses by default) and as workgroup-uniform loads (what GPUs use), then restores the default.
+fn with_each_fetch(cases: impl Fn()) {
+    let _guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    for fetch in [SharedFetch::Subgroup, SharedFetch::Uniform] {
+        ops::set_shared_fetch(fetch);
+        cases();
+    }
+    ops::set_shared_fetch(SharedFetch::Auto);
+}
+
+/// Every kernel size / stride / padding combination the model can use, odd sizes, batch 1 and 3,
+/// with both ways of fetching shared values.
 #[test]
 fn kernel_stride_padding_grid() {
+    with_each_fetch(kernel_stride_padding_cases);
+}
+
+fn kernel_stride_padding_cases() {
     for (k, s, p) in [
         (1, 1, 0),
         (1, 2, 0),
@@ -158,9 +177,14 @@ fn kernel_stride_padding_grid() {
     }
 }
 
-/// Channel counts 1..100 including primes and counts that are not multiples of any tile size.
+/// Channel counts 1..100 including primes and counts that are not multiples of any tile size,
+/// with both ways of fetching shared values.
 #[test]
 fn channel_counts() {
+    with_each_fetch(channel_count_cases);
+}
+
+fn channel_count_cases() {
     for (ci, co) in [
         (1, 1),
         (1, 4),

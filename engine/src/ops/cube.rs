@@ -4,8 +4,10 @@
 //! own permute (tiny tensors), outputs are allocated with `client.empty` and written completely by
 //! the kernels. Weight-gradient partial sums are added with burn's `sum_dim`.
 
-use super::kernels::{igemm_tile, padded_channels, wgrad_tile, IgemmSpec, WgradSpec, WORKGROUP};
-use super::Conv3dBackend;
+use super::kernels::{
+    igemm_tile, padded_channels, wgrad_tile, wgrad_unroll, IgemmSpec, WgradSpec, WORKGROUP,
+};
+use super::{shared_fetch, Conv3dBackend, SharedFetch};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::wgpu::{
     into_contiguous, CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
@@ -104,6 +106,22 @@ fn pad_channels(wt: CubeTensor) -> CubeTensor {
     into_contiguous(CubeBackend::float_cat(vec![wt, zeros], 4))
 }
 
+/// Whether launches on `tensor`'s device fetch their shared values through the subgroup
+/// ([`SharedFetch`]): by default only on lavapipe (a CPU adapter named llvmpipe, with subgroups
+/// of at least 8), the one device where it was measured.
+fn via_subgroup(tensor: &CubeTensor) -> bool {
+    match shared_fetch() {
+        SharedFetch::Uniform => false,
+        SharedFetch::Subgroup => true,
+        SharedFetch::Auto => {
+            let properties = tensor.client.properties();
+            properties.identity.physical.is_none()
+                && properties.identity.name.starts_with("llvmpipe")
+                && properties.hardware.plane_size_min >= 8
+        }
+    }
+}
+
 /// Run the implicit-GEMM kernel over all parity classes into a fresh `[nb, cn, dst]` tensor.
 /// `wt` is the packed weight `[kd][kh][kw][reduction channel][destination channel]`.
 fn igemm(
@@ -123,7 +141,8 @@ fn igemm(
     } else {
         dst[2]
     };
-    let (tm, bn) = igemm_tile(u(cn), u(row));
+    let subgroup_weights = via_subgroup(&src);
+    let (tm, bn) = igemm_tile(u(cn), u(row), subgroup_weights);
     let classes: Vec<[u32; 3]> = if bwd && stride == 2 {
         (0..8)
             .map(|c| [(c >> 2) & 1, (c >> 1) & 1, c & 1])
@@ -145,6 +164,7 @@ fn igemm(
             class,
             tm,
             bn,
+            subgroup_weights,
         };
         if let Some(grid) = spec.grid() {
             launch(&src, &wt, &out, &spec.info(), Wgsl::Igemm(spec), grid);
@@ -194,7 +214,8 @@ impl Conv3dBackend for CubeBackend {
         let s = dims5(&x);
         let o = dims5(&dy);
         let rows = u(o[0] * o[2] * o[3]);
-        let (tco, qb, rps) = wgrad_tile(u(s[1]), u(o[1]), u(kernel), rows);
+        let subgroup_dy = via_subgroup(&x);
+        let (tco, qb, rps) = wgrad_tile(u(s[1]), u(o[1]), u(kernel), rows, subgroup_dy);
         let spec = WgradSpec {
             nb: u(s[0]),
             ci: u(s[1]),
@@ -207,6 +228,8 @@ impl Conv3dBackend for CubeBackend {
             tco,
             qb,
             rps,
+            subgroup_dy,
+            unroll: wgrad_unroll(u(o[4]), subgroup_dy),
         };
         let z = spec.splits() as usize;
         let k3 = kernel * kernel * kernel;

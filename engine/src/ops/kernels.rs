@@ -43,6 +43,9 @@ pub struct IgemmSpec {
     pub tm: u32,
     /// Destination channels per workgroup (and per invocation).
     pub bn: u32,
+    /// Weights fetched through the subgroup (one per-lane load serves 8 weights; needs
+    /// subgroups of at least 8 invocations) instead of workgroup-uniform `vec4` loads.
+    pub subgroup_weights: bool,
 }
 
 impl IgemmSpec {
@@ -105,8 +108,15 @@ impl IgemmSpec {
     /// What the compiled source depends on: the structural fields, not the sizes.
     pub fn key(&self) -> String {
         format!(
-            "igemm bwd={} ks={} s={} p={} class={:?} tm={} bn={}",
-            self.bwd, self.ks, self.stride, self.pad, self.class, self.tm, self.bn
+            "igemm bwd={} ks={} s={} p={} class={:?} tm={} bn={} sgw={}",
+            self.bwd,
+            self.ks,
+            self.stride,
+            self.pad,
+            self.class,
+            self.tm,
+            self.bn,
+            self.subgroup_weights
         )
     }
 
@@ -184,21 +194,41 @@ impl IgemmSpec {
                 body,
                 "                let wb{kw} = ((tapbase + {kw}u) * CK + ci) * CNP + co0;"
             );
-            // Weights as vec4 loads (rows padded to a multiple of 4 channels on the host): on
-            // lavapipe one vec4 load costs about what one scalar load does.
-            for q4 in 0..bn.div_ceil(4) {
-                let _ = writeln!(
-                    body,
-                    "                let w{kw}q{q4} = wt[min(wb{kw} / 4u + {q4}u, WLAST4)];"
-                );
-            }
-            for jn in 0..bn {
-                let lane = ["x", "y", "z", "w"][(jn % 4) as usize];
-                let _ = writeln!(
-                    body,
-                    "                let w{kw}_{jn} = w{kw}q{}.{lane};",
-                    jn / 4
-                );
+            if self.subgroup_weights {
+                // Lane l of the subgroup loads weight l of each group of 8 channels; every lane
+                // reads the group's weights from the lanes that loaded them.
+                for q8 in 0..bn.div_ceil(8) {
+                    let _ = writeln!(
+                        body,
+                        "                let m{kw}q{q8} = wt[min(wb{kw} + {}u + (lane & 7u), WLAST)];",
+                        q8 * 8
+                    );
+                }
+                for jn in 0..bn {
+                    let _ = writeln!(
+                        body,
+                        "                let w{kw}_{jn} = subgroupBroadcast(m{kw}q{}, {}u);",
+                        jn / 8,
+                        jn % 8
+                    );
+                }
+            } else {
+                // Weights as vec4 loads (rows padded to a multiple of 4 channels on the host):
+                // one workgroup-uniform transaction on a GPU.
+                for q4 in 0..bn.div_ceil(4) {
+                    let _ = writeln!(
+                        body,
+                        "                let w{kw}q{q4} = wt[min(wb{kw} / 4u + {q4}u, WLAST4)];"
+                    );
+                }
+                for jn in 0..bn {
+                    let lane = ["x", "y", "z", "w"][(jn % 4) as usize];
+                    let _ = writeln!(
+                        body,
+                        "                let w{kw}_{jn} = w{kw}q{}.{lane};",
+                        jn / 4
+                    );
+                }
             }
             for i in 0..tm as i64 {
                 let e = constpart(i, kw) - c0;
@@ -222,7 +252,7 @@ impl IgemmSpec {
             let _ = writeln!(store, "        }}");
         }
 
-        let vars: Vec<(&str, String)> = vec![
+        let mut vars: Vec<(&str, String)> = vec![
             ("step", self.step().to_string()),
             ("rd", self.class[0].to_string()),
             ("rh", self.class[1].to_string()),
@@ -242,6 +272,22 @@ impl IgemmSpec {
             ("body", body),
             ("store", store),
         ];
+        // Subgroups without a live row leave at once (lavapipe then skips them); the others keep
+        // every lane, which the broadcasts need.
+        let (wt_type, wt_first, lane_builtin, leave) = if self.subgroup_weights {
+            (
+                "array<f32>",
+                "wt[0]",
+                ", @builtin(subgroup_invocation_id) lane: u32",
+                "    if subgroupAll(!live) { return; }",
+            )
+        } else {
+            ("array<vec4<f32>>", "wt[0].x", "", "")
+        };
+        vars.push(("wt_type", wt_type.to_string()));
+        vars.push(("wt_first", wt_first.to_string()));
+        vars.push(("lane_builtin", lane_builtin.to_string()));
+        vars.push(("leave", leave.to_string()));
         fill(IGEMM_WGSL, &vars)
     }
 }
@@ -265,6 +311,11 @@ pub struct WgradSpec {
     pub qb: u32,
     /// Output rows (n, od, oh) per split.
     pub rps: u32,
+    /// dy values fetched through the subgroup (one per-lane load serves 8 output channels;
+    /// needs `tco <= 8` and subgroups of at least 8) instead of workgroup-uniform loads.
+    pub subgroup_dy: bool,
+    /// Output voxels per iteration of the walk along W (the rest one at a time).
+    pub unroll: u32,
 }
 
 impl WgradSpec {
@@ -295,8 +346,8 @@ impl WgradSpec {
     /// What the compiled source depends on: the structural fields, not the sizes.
     pub fn key(&self) -> String {
         format!(
-            "wgrad ks={} s={} p={} tco={} qb={}",
-            self.ks, self.stride, self.pad, self.tco, self.qb
+            "wgrad ks={} s={} p={} tco={} qb={} sgdy={} unroll={}",
+            self.ks, self.stride, self.pad, self.tco, self.qb, self.subgroup_dy, self.unroll
         )
     }
 
@@ -330,36 +381,62 @@ impl WgradSpec {
                 let _ = writeln!(pre, "        v{b}_{m} = {};", load(b, pos));
             }
         }
-        let mut body = String::new();
-        let first_new = (ks - s).max(0);
-        for b in 0..qb {
-            for k in 0..ks {
-                if k + s < ks {
-                    let _ = writeln!(body, "            v{b}_{k} = v{b}_{};", k + s);
-                }
-            }
-            for k in first_new..ks {
-                let pos = format!("(i32(ow) * S - P + {k})");
-                let _ = writeln!(body, "            v{b}_{k} = {};", load(b, pos));
-            }
-        }
-        for c in 0..tco {
-            let _ = writeln!(
-                body,
-                "            let g{c} = dy[min(gbase + {c}u * OVOL + ow, DYLAST)];"
-            );
+        // One output voxel `ow` of the walk; `tag` keeps the names of unrolled copies apart.
+        let step = |ow: &str, tag: &str| -> String {
+            let mut body = String::new();
+            let first_new = (ks - s).max(0);
             for b in 0..qb {
                 for k in 0..ks {
+                    if k + s < ks {
+                        let _ = writeln!(body, "            v{b}_{k} = v{b}_{};", k + s);
+                    }
+                }
+                for k in first_new..ks {
+                    let pos = format!("(i32({ow}) * S - P + {k})");
+                    let _ = writeln!(body, "            v{b}_{k} = {};", load(b, pos));
+                }
+            }
+            if self.subgroup_dy {
+                for q8 in 0..tco.div_ceil(8) {
                     let _ = writeln!(
                         body,
-                        "            a{b}_{c}_{k} = a{b}_{c}_{k} + g{c} * v{b}_{k};"
+                        "            let gl{q8}{tag} = dy[min(gbase + ({}u + (lane & 7u)) * OVOL + {ow}, DYLAST)];",
+                        q8 * 8
                     );
                 }
             }
-        }
+            for c in 0..tco {
+                if self.subgroup_dy {
+                    let _ = writeln!(
+                        body,
+                        "            let g{c}{tag} = subgroupBroadcast(gl{}{tag}, {}u);",
+                        c / 8,
+                        c % 8
+                    );
+                } else {
+                    let _ = writeln!(
+                        body,
+                        "            let g{c}{tag} = dy[min(gbase + {c}u * OVOL + {ow}, DYLAST)];"
+                    );
+                }
+                for b in 0..qb {
+                    for k in 0..ks {
+                        let _ = writeln!(
+                            body,
+                            "            a{b}_{c}_{k} = a{b}_{c}_{k} + g{c}{tag} * v{b}_{k};"
+                        );
+                    }
+                }
+            }
+            body
+        };
+        let body = step("ow", "");
+        let unrolled: String = (0..self.unroll)
+            .map(|u| step(&format!("(ow + {u}u)"), &format!("_{u}")))
+            .collect();
         let mut store = String::new();
         for b in 0..qb {
-            let _ = writeln!(store, "    if ci + {b}u * CIH < CI {{");
+            let _ = writeln!(store, "    if live && ci + {b}u * CIH < CI {{");
             for c in 0..tco {
                 let _ = writeln!(store, "        if co0 + {c}u < CO {{");
                 for k in 0..ks {
@@ -372,7 +449,7 @@ impl WgradSpec {
             }
             let _ = writeln!(store, "    }}");
         }
-        let vars: Vec<(&str, String)> = vec![
+        let mut vars: Vec<(&str, String)> = vec![
             ("ks", self.ks.to_string()),
             ("stride", self.stride.to_string()),
             ("pad", self.pad.to_string()),
@@ -380,9 +457,21 @@ impl WgradSpec {
             ("qb", qb.to_string()),
             ("decl", decl),
             ("pre", pre),
+            ("unroll", self.unroll.to_string()),
+            ("unrolled", unrolled),
             ("body", body),
             ("store", store),
         ];
+        let (lane_builtin, leave) = if self.subgroup_dy {
+            (
+                ", @builtin(subgroup_invocation_id) lane: u32",
+                "    if subgroupAll(!live) { return; }",
+            )
+        } else {
+            ("", "    if !live { return; }")
+        };
+        vars.push(("lane_builtin", lane_builtin.to_string()));
+        vars.push(("leave", leave.to_string()));
         fill(WGRAD_WGSL, &vars)
     }
 }
@@ -416,11 +505,21 @@ fn fill(template: &str, vars: &[(&str, String)]) -> String {
 /// Measured on lavapipe (16->16 @40^3, forward): (8, 8) beat (2, 16), (4, 16), (4, 8) and
 /// (1, 16) by 1.3-3x, and (8, 16) was not faster; more voxels per invocation amortise the
 /// weight loads. Rows that 8 does not divide take the size in 5..=8 that leaves the fewest
-/// idle voxels at the row's end (a 10-voxel row: 5, not 8 with 6 idle).
-pub fn igemm_tile(cn: u32, row: u32) -> (u32, u32) {
-    let bn = if cn <= 4 { 4 } else { 8 };
+/// idle voxels at the row's end (a 10-voxel row: 5, not 8 with 6 idle). With subgroup weights
+/// (`subgroup_weights`) a weight costs an eighth of a load, and 16 channels per invocation
+/// were faster where the layer has more than 8.
+pub fn igemm_tile(cn: u32, row: u32, subgroup_weights: bool) -> (u32, u32) {
+    let bn = match cn {
+        0..=4 => 4,
+        9.. if subgroup_weights => 16,
+        _ => 8,
+    };
+    let longest = if subgroup_weights { 10 } else { 8 };
     let idle = |tm: u32| row.div_ceil(tm) * tm - row;
-    let tm = (5..=8).rev().min_by_key(|&tm| idle(tm)).unwrap_or(8);
+    let tm = (5..=longest)
+        .rev()
+        .min_by_key(|&tm| idle(tm))
+        .unwrap_or(longest);
     (tm, bn)
 }
 
@@ -430,14 +529,30 @@ pub fn padded_channels(cn: u32) -> u32 {
 }
 
 /// Tile choice for the weight-gradient kernel: (output channels per invocation, input-channel
-/// columns per invocation, rows per split).
-pub fn wgrad_tile(ci: u32, co: u32, ks: u32, rows: u32) -> (u32, u32, u32) {
-    let tco = co.clamp(1, 8);
+/// columns per invocation, rows per split). With dy through the subgroup (`subgroup_dy`, on
+/// lavapipe) a dy value costs an eighth of a load, so an invocation takes 16 output channels,
+/// and the rows are split into fewer, longer runs (about 32 workgroups in all, enough for the
+/// CPU's cores: every split adds a partial sum to add up); on a GPU, 8 channels and about 512
+/// workgroups.
+pub fn wgrad_tile(ci: u32, co: u32, ks: u32, rows: u32, subgroup_dy: bool) -> (u32, u32, u32) {
+    let (most_channels, workgroups) = if subgroup_dy { (16, 32) } else { (8, 512) };
+    let tco = co.clamp(1, most_channels);
     let qb = if ci >= 2 { 2 } else { 1 };
     let groups = (ci.div_ceil(qb) * ks * ks).div_ceil(WORKGROUP) * co.div_ceil(tco);
-    // Enough workgroups to fill a GPU; each split adds one partial sum of CO*CI*KS^3 floats.
-    let splits = (512 / groups.max(1)).clamp(1, rows.max(1));
+    let splits = (workgroups / groups.max(1)).clamp(1, rows.max(1));
     (tco, qb, rows.max(1).div_ceil(splits))
+}
+
+/// Output voxels per iteration of the weight-gradient's walk along a row of `row` voxels, with
+/// dy through the subgroup (fewer lane-masked loop updates per multiply-add on lavapipe): 4 or
+/// 5, whichever leaves fewer voxels to the one-at-a-time remainder (10-voxel rows: 5). One
+/// voxel at a time on GPUs.
+pub fn wgrad_unroll(row: u32, subgroup_dy: bool) -> u32 {
+    if subgroup_dy {
+        [4, 5].into_iter().min_by_key(|u| row % u).unwrap_or(4)
+    } else {
+        1
+    }
 }
 
 #[cfg(test)]
@@ -461,6 +576,7 @@ mod tests {
                     class: [1, 0, 1],
                     tm: 4,
                     bn: 7,
+                    subgroup_weights: stride == 2,
                 };
                 let src = spec.source();
                 assert!(src.contains("fn main"));
@@ -478,6 +594,8 @@ mod tests {
             tco: 5,
             qb: 2,
             rps: 2,
+            subgroup_dy: true,
+            unroll: 3,
         };
         assert!(w.source().contains("fn main"));
     }

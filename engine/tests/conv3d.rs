@@ -9,7 +9,7 @@
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use engine::ops::reference::{self, Geometry};
-use engine::ops::{self, Conv3dOptions, SharedFetch};
+use engine::ops::{self, Conv3dOptions, Tuning};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -135,25 +135,26 @@ impl Case {
     }
 }
 
-/// Serialises the tests that choose how shared values are fetched (a process-wide setting).
+/// Serialises the tests that choose the kernel tuning (a process-wide setting).
 static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Runs `cases` with every way of fetching shared values: through the subgroup (what lavapipe
-/// uses by default) and as workgroup-uniform loads (what GPUs use), then restores the default.
-fn with_each_fetch(cases: impl Fn()) {
+/// Runs `cases` with both kernel tunings: lavapipe's (shared values through the subgroup; what
+/// CI's lavapipe takes by default) and the GPUs' (workgroup-uniform loads), then restores the
+/// default.
+fn with_each_tuning(cases: impl Fn()) {
     let _guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
-    for fetch in [SharedFetch::Subgroup, SharedFetch::Uniform] {
-        ops::set_shared_fetch(fetch);
+    for tuning in [Tuning::Lavapipe, Tuning::Gpu] {
+        ops::set_tuning(tuning);
         cases();
     }
-    ops::set_shared_fetch(SharedFetch::Auto);
+    ops::set_tuning(Tuning::Auto);
 }
 
 /// Every kernel size / stride / padding combination the model can use, odd sizes, batch 1 and 3,
-/// with both ways of fetching shared values.
+/// with both kernel tunings.
 #[test]
 fn kernel_stride_padding_grid() {
-    with_each_fetch(kernel_stride_padding_cases);
+    with_each_tuning(kernel_stride_padding_cases);
 }
 
 fn kernel_stride_padding_cases() {
@@ -178,10 +179,10 @@ fn kernel_stride_padding_cases() {
 }
 
 /// Channel counts 1..100 including primes and counts that are not multiples of any tile size,
-/// with both ways of fetching shared values.
+/// with both kernel tunings.
 #[test]
 fn channel_counts() {
-    with_each_fetch(channel_count_cases);
+    with_each_tuning(channel_count_cases);
 }
 
 fn channel_count_cases() {

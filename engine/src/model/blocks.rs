@@ -51,11 +51,11 @@ impl ModalityAffine {
         }
     }
 
-    /// `x * gamma[m] + beta[m]` where `m` is each sample's modality (`rows`, one per sample).
-    fn forward(&self, x: Tensor<5>, rows: &Tensor<1, Int>) -> Tensor<5> {
-        let [n, c, _, _, _] = x.dims();
-        let pick = |p: &Param<Tensor<2>>| p.val().select(0, rows.clone()).reshape([n, c, 1, 1, 1]);
-        x * pick(&self.gamma) + pick(&self.beta)
+    /// Each sample's scale and shift, `[N, C]`: the rows of its modality (`rows`, one per
+    /// sample).
+    fn per_sample(&self, rows: &Tensor<1, Int>) -> (Tensor<2>, Tensor<2>) {
+        let pick = |p: &Param<Tensor<2>>| p.val().select(0, rows.clone());
+        (pick(&self.gamma), pick(&self.beta))
     }
 }
 
@@ -95,12 +95,47 @@ impl ConvBlock {
             self.modality_affine.is_none() || rows.is_some(),
             "a per-modality block needs each sample's modality"
         );
-        let normed = self.norm.forward(conv(&self.conv, x));
-        let normed = match (&self.modality_affine, rows) {
-            (Some(affine), Some(rows)) => affine.forward(normed, rows),
-            _ => normed,
+        let per_sample = match (&self.modality_affine, rows) {
+            (Some(affine), Some(rows)) => Some(affine.per_sample(rows)),
+            _ => None,
         };
-        leaky_relu(normed, LEAKY_SLOPE)
+        norm_act(&self.norm, per_sample, conv(&self.conv, x), LEAKY_SLOPE)
+    }
+}
+
+/// `norm`, then the scale and shift of each sample (`per_sample`, `[N, C]` each) when given,
+/// then LeakyReLU with `slope` (1: none). Fused into two kernels on the devices that take it
+/// (`ops::fuses_norm`: lavapipe), burn's ops elsewhere; the same values either way.
+pub(super) fn norm_act(
+    norm: &InstanceNorm,
+    per_sample: Option<(Tensor<2>, Tensor<2>)>,
+    x: Tensor<5>,
+    slope: f64,
+) -> Tensor<5> {
+    let [n, c, _, _, _] = x.dims();
+    if ops::fuses_norm(&x.device()) {
+        let device = x.device();
+        let channel = |p: &Option<Param<Tensor<1>>>, fill: f32| match p {
+            Some(p) => p.val().reshape([1, c]).expand([n, c]),
+            None => Tensor::<2>::full([n, c], fill, &device),
+        };
+        let (gamma, beta) = (channel(&norm.gamma, 1.0), channel(&norm.beta, 0.0));
+        // A per-sample affine after the norm's own: s·(γ·x̂ + β) + t.
+        let (gamma, beta) = match per_sample {
+            Some((s, t)) => (gamma * s.clone(), beta * s + t),
+            None => (gamma, beta),
+        };
+        return ops::instance_norm_leaky_relu(x, gamma, beta, norm.epsilon, slope);
+    }
+    let y = norm.forward(x);
+    let y = match per_sample {
+        Some((s, t)) => y * s.reshape([n, c, 1, 1, 1]) + t.reshape([n, c, 1, 1, 1]),
+        None => y,
+    };
+    if slope == 1.0 {
+        y
+    } else {
+        leaky_relu(y, slope)
     }
 }
 

@@ -19,7 +19,7 @@
 //! Input sizes must be multiples of 16 along D and 32 along H and W
 //! ([`PAPER_SIZE_MULTIPLE`]); the released code trains on 80 × 160 × 160 crops.
 
-use super::blocks::{conv_with_weight, up_conv, upsample, LEAKY_SLOPE};
+use super::blocks::{conv_with_weight, norm_act, up_conv, upsample, LEAKY_SLOPE};
 use super::network::{availability_mask, fuse_bottlenecks};
 use crate::study::Availability;
 use burn::module::Module;
@@ -121,12 +121,12 @@ impl ConvNorm {
 
     /// Convolution and norm, no activation.
     fn normed(&self, x: Tensor<5>) -> Tensor<5> {
-        self.norm.forward(self.conv.forward(x))
+        norm_act(&self.norm, None, self.conv.forward(x), 1.0)
     }
 
     /// Convolution, norm and LeakyReLU.
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        leaky_relu(self.normed(x), LEAKY_SLOPE)
+        norm_act(&self.norm, None, self.conv.forward(x), LEAKY_SLOPE)
     }
 }
 

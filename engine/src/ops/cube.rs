@@ -7,7 +7,8 @@
 use super::kernels::{
     igemm_tile, padded_channels, wgrad_tile, wgrad_unroll, IgemmSpec, WgradSpec, WORKGROUP,
 };
-use super::{shared_fetch, Conv3dBackend, SharedFetch};
+use super::tuning::lavapipe_tuned;
+use super::Conv3dBackend;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::wgpu::{
     into_contiguous, CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate,
@@ -106,22 +107,6 @@ fn pad_channels(wt: CubeTensor) -> CubeTensor {
     into_contiguous(CubeBackend::float_cat(vec![wt, zeros], 4))
 }
 
-/// Whether launches on `tensor`'s device fetch their shared values through the subgroup
-/// ([`SharedFetch`]): by default only on lavapipe (a CPU adapter named llvmpipe, with subgroups
-/// of at least 8), the one device where it was measured.
-fn via_subgroup(tensor: &CubeTensor) -> bool {
-    match shared_fetch() {
-        SharedFetch::Uniform => false,
-        SharedFetch::Subgroup => true,
-        SharedFetch::Auto => {
-            let properties = tensor.client.properties();
-            properties.identity.physical.is_none()
-                && properties.identity.name.starts_with("llvmpipe")
-                && properties.hardware.plane_size_min >= 8
-        }
-    }
-}
-
 /// Run the implicit-GEMM kernel over all parity classes into a fresh `[nb, cn, dst]` tensor.
 /// `wt` is the packed weight `[kd][kh][kw][reduction channel][destination channel]`.
 fn igemm(
@@ -141,7 +126,7 @@ fn igemm(
     } else {
         dst[2]
     };
-    let subgroup_weights = via_subgroup(&src);
+    let subgroup_weights = lavapipe_tuned(&src);
     let (tm, bn) = igemm_tile(u(cn), u(row), subgroup_weights);
     let classes: Vec<[u32; 3]> = if bwd && stride == 2 {
         (0..8)
@@ -214,7 +199,7 @@ impl Conv3dBackend for CubeBackend {
         let s = dims5(&x);
         let o = dims5(&dy);
         let rows = u(o[0] * o[2] * o[3]);
-        let subgroup_dy = via_subgroup(&x);
+        let subgroup_dy = lavapipe_tuned(&x);
         let (tco, qb, rps) = wgrad_tile(u(s[1]), u(o[1]), u(kernel), rows, subgroup_dy);
         let spec = WgradSpec {
             nb: u(s[0]),

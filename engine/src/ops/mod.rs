@@ -16,55 +16,26 @@
 //!
 //! Layout: NCDHW everywhere (burn's own), chosen because it needs no transposes around the
 //! kernels; see `docs/conv3d.md` for the measurements.
+//!
+//! [`norm`] holds the second extension, instance norm + affine + LeakyReLU fused into two
+//! kernels (with its backward pass), which the network uses where it was measured faster
+//! ([`Tuning`]).
 
 mod autodiff;
 mod cube;
 mod extension;
 mod fallback;
 pub mod kernels;
+pub mod norm;
 pub mod reference;
+mod tuning;
 
 pub use extension::Conv3dBackend;
+pub use norm::{fuses_norm, instance_norm_leaky_relu, NormActBackend};
+pub use tuning::{set_tuning, tuning, Tuning};
 
 use burn::backend::Dispatch;
 use burn::tensor::{Device, Tensor};
-
-/// How the kernels fetch the values every lane of a workgroup shares: the weights of the
-/// implicit GEMM (forward and input-gradient) and the output gradient of the weight-gradient.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SharedFetch {
-    /// Through the subgroup on lavapipe, where it is measured faster (`docs/conv3d.md`);
-    /// workgroup-uniform loads elsewhere.
-    Auto,
-    /// Workgroup-uniform loads: one cached transaction on a GPU.
-    Uniform,
-    /// Lane `l` of each subgroup loads value `l` of a group of 8 and `subgroupBroadcast` hands
-    /// it on: on lavapipe, where every storage load is done lane by lane, 8 values cost one
-    /// load. Needs subgroups of at least 8 invocations.
-    Subgroup,
-}
-
-static SHARED_FETCH: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// Chooses how the kernels fetch shared values from now on, for the whole process (tests and
-/// benchmarks use it to run both forms; the results agree to rounding).
-pub fn set_shared_fetch(fetch: SharedFetch) {
-    let code = match fetch {
-        SharedFetch::Auto => 0,
-        SharedFetch::Uniform => 1,
-        SharedFetch::Subgroup => 2,
-    };
-    SHARED_FETCH.store(code, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The current [`SharedFetch`] choice.
-pub fn shared_fetch() -> SharedFetch {
-    match SHARED_FETCH.load(std::sync::atomic::Ordering::Relaxed) {
-        1 => SharedFetch::Uniform,
-        2 => SharedFetch::Subgroup,
-        _ => SharedFetch::Auto,
-    }
-}
 
 /// Stride and padding of a 3D convolution (the same along d, h and w).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

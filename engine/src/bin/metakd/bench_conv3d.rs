@@ -8,7 +8,7 @@ use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::Dispatch;
 use burn::tensor::{Device, Distribution, Tensor};
 use engine::compute::Compute;
-use engine::ops::{self, Conv3dOptions, SharedFetch};
+use engine::ops::{self, Conv3dOptions, Tuning};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -23,10 +23,10 @@ pub struct Args {
     /// Skip burn's kernels (only ours).
     #[arg(long)]
     ours_only: bool,
-    /// How our kernels fetch the values all lanes share (weights, dy): `auto` (through the
-    /// subgroup on lavapipe, uniform loads on GPUs), `uniform` or `subgroup`.
-    #[arg(long, value_parser = ["auto", "uniform", "subgroup"], default_value = "auto")]
-    fetch: String,
+    /// Which measured kernel choices to take: `auto` (lavapipe's on lavapipe, the GPUs'
+    /// elsewhere), `gpu` or `lavapipe` (see docs/conv3d.md).
+    #[arg(long, value_parser = ["auto", "gpu", "lavapipe"], default_value = "auto")]
+    tuning: String,
 }
 
 struct Layer {
@@ -87,10 +87,10 @@ struct Row {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    ops::set_shared_fetch(match args.fetch.as_str() {
-        "uniform" => SharedFetch::Uniform,
-        "subgroup" => SharedFetch::Subgroup,
-        _ => SharedFetch::Auto,
+    ops::set_tuning(match args.tuning.as_str() {
+        "gpu" => Tuning::Gpu,
+        "lavapipe" => Tuning::Lavapipe,
+        _ => Tuning::Auto,
     });
     let rows = match engine::compute::device(Compute::Wgpu).and_then(|d| measure(&args, &d)) {
         Ok(rows) => rows,

@@ -1,6 +1,6 @@
 import wgpu, numpy as np, time, sys
 adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
-dev = adapter.request_device_sync(required_limits={k: adapter.limits[k] for k in ["max-storage-buffer-binding-size","max-buffer-size","max-compute-workgroup-storage-size","max-compute-invocations-per-workgroup"]})
+dev = adapter.request_device_sync(required_features=["subgroup"], required_limits={k: adapter.limits[k] for k in ["max-storage-buffer-binding-size","max-buffer-size","max-compute-workgroup-storage-size","max-compute-invocations-per-workgroup"]})
 def buf(arr):
     return dev.create_buffer_with_data(data=arr.astype(np.float32).tobytes(), usage=wgpu.BufferUsage.STORAGE|wgpu.BufferUsage.COPY_SRC)
 def run(src, bufs, grid, reps=5, label=""):

@@ -113,7 +113,8 @@ pub(super) fn norm_act(
     slope: f64,
 ) -> Tensor<5> {
     let [n, c, _, _, _] = x.dims();
-    if ops::fuses_norm(&x.device()) {
+    // The fused kernels index with u32, like the convolution kernels.
+    if ops::fuses_norm(&x.device()) && ops::indexable(x.shape().num_elements()) {
         let device = x.device();
         let channel = |p: &Option<Param<Tensor<1>>>, fill: f32| match p {
             Some(p) => p.val().reshape([1, c]).expand([n, c]),

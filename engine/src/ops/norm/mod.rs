@@ -75,7 +75,8 @@ pub fn fuses_norm(device: &Device) -> bool {
 }
 
 /// `LeakyReLU(γ · (x − μ) / √(σ² + ε) + β)` per (n, c) plane of `x [N, C, D, H, W]`, `gamma` and
-/// `beta` `[N, C]`, on a cubecl device (see [`fuses_norm`]). Differentiable in all three.
+/// `beta` `[N, C]`, on a cubecl device (see [`fuses_norm`]) and for `x` under 2³² values
+/// ([`super::indexable`]; the kernels index with `u32`). Differentiable in all three.
 pub fn instance_norm_leaky_relu(
     x: Tensor<5>,
     gamma: Tensor<2>,
@@ -84,6 +85,10 @@ pub fn instance_norm_leaky_relu(
     slope: f64,
 ) -> Tensor<5> {
     let [n, c, ..] = x.dims();
+    assert!(
+        super::indexable(x.shape().num_elements()),
+        "instance_norm_leaky_relu: tensors of 2^32 values or more need burn's instance norm"
+    );
     assert!(
         gamma.dims() == [n, c] && beta.dims() == [n, c],
         "instance_norm_leaky_relu: gamma and beta must be [N, C] = [{n}, {c}]"

@@ -5,6 +5,7 @@
 //! it finished. The table sorts by any column and exports as CSV.
 
 use crate::segmenting::ModelChoice;
+use engine::compute::Compute;
 use engine::metrics::{compare_label_maps, RegionMetrics};
 use engine::study::{Availability, Study};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -128,6 +129,7 @@ impl CompareJob {
     pub fn spawn(
         study: Arc<Study>,
         model: ModelChoice,
+        compute: Compute,
         subsets: Vec<Availability>,
         ground_truth: Option<Vec<u8>>,
         ctx: egui::Context,
@@ -154,7 +156,7 @@ impl CompareJob {
                 let _ = sender.send(m);
                 ctx.request_repaint();
             };
-            let segmenter = match model.open() {
+            let segmenter = match model.open(compute) {
                 Ok(s) => s,
                 Err(e) => return send(CompareMessage::Failed(e)),
             };

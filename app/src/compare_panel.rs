@@ -8,6 +8,7 @@ use crate::segmenting::ModelChoice;
 use crate::state::{Agreement, Difference, Layout, OpenStudy, ViewState, REGION_COLOURS};
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Legend, Plot};
+use engine::compute::Compute;
 use engine::metrics::RegionMetrics;
 use engine::study::{Availability, Region};
 use engine::volume::Plane;
@@ -68,7 +69,13 @@ impl ComparePanel {
     }
 
     /// Starts the chosen subsets; the previous comparison is replaced as results arrive.
-    pub fn start(&mut self, open: &OpenStudy, model: &ModelChoice, ctx: &egui::Context) {
+    pub fn start(
+        &mut self,
+        open: &OpenStudy,
+        model: &ModelChoice,
+        compute: Compute,
+        ctx: &egui::Context,
+    ) {
         let subsets = self.runnable(open);
         let ground_truth = open
             .study
@@ -83,6 +90,7 @@ impl ComparePanel {
         self.job = Some(CompareJob::spawn(
             open.study.clone(),
             model.clone(),
+            compute,
             subsets,
             ground_truth,
             ctx.clone(),

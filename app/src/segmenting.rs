@@ -26,13 +26,23 @@ impl ModelChoice {
         }
     }
 
-    pub fn open(&self) -> Result<Segmenter, String> {
-        let device = compute::device(Compute::Cpu)?;
+    /// The model on `compute`'s device (see [`compute_name`]).
+    pub fn open(&self, compute: Compute) -> Result<Segmenter, String> {
+        let device = compute::device(compute)?;
         match self {
             ModelChoice::Bundled => Segmenter::bundled(&device),
             ModelChoice::Path(p) => Segmenter::open(p, &device),
         }
         .map_err(|e| e.to_string())
+    }
+}
+
+/// How the viewer names a compute device: wgpu runs on the GPU, or on Mesa's lavapipe (a
+/// software Vulkan driver) where there is none.
+pub fn compute_name(compute: Compute) -> &'static str {
+    match compute {
+        Compute::Wgpu => "GPU (wgpu)",
+        Compute::Cpu => "CPU",
     }
 }
 
@@ -47,10 +57,11 @@ pub struct SegmentJob {
 }
 
 impl SegmentJob {
-    /// Starts segmenting `study` with the modalities in `availability`.
+    /// Starts segmenting `study` with the modalities in `availability`, on `compute`.
     pub fn spawn(
         study: Arc<Study>,
         model: ModelChoice,
+        compute: Compute,
         availability: Availability,
         ctx: egui::Context,
     ) -> SegmentJob {
@@ -60,7 +71,7 @@ impl SegmentJob {
         let cancel = Arc::new(AtomicBool::new(false));
         let (d, t, c) = (done.clone(), total.clone(), cancel.clone());
         std::thread::spawn(move || {
-            let result = model.open().and_then(|segmenter| {
+            let result = model.open(compute).and_then(|segmenter| {
                 segmenter
                     .segment(&study, availability, &mut |done, total| {
                         d.store(done, Ordering::Relaxed);

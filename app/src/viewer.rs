@@ -5,11 +5,12 @@ use crate::assign::{Decision, FileAssignment};
 use crate::compare_panel::{CompareAction, ComparePanel};
 use crate::loading::{LoadJob, StudySource};
 use crate::recent::RecentStudies;
-use crate::segmenting::{ModelChoice, SegmentJob};
+use crate::segmenting::{compute_name, ModelChoice, SegmentJob};
 use crate::slice_view::{self, SliceCache, Slot};
 use crate::state::{Layout, OpenStudy, TumourClass, ViewState};
 use crate::train_panel::{TrainAction, TrainPanel};
 use egui::{Key, Modifiers, Rect, Vec2};
+use engine::compute::Compute;
 use engine::study::{Availability, Modality, Region};
 use engine::volume::Plane;
 use std::collections::HashMap;
@@ -36,8 +37,11 @@ pub struct Viewer {
     pub assigning: Option<FileAssignment>,
     /// Where to save a screenshot, and the channel the renderer delivers it on.
     pending_screenshot: Option<(PathBuf, Receiver<Arc<egui::ColorImage>>)>,
-    /// The model "Segment" uses.
+    /// The model "Segment" and "Compare" use.
     pub model: ModelChoice,
+    /// Where they run: wgpu (a GPU, or Mesa's lavapipe without one; faster than the CPU
+    /// backend for the bundled model even on lavapipe) or burn's CPU backend.
+    pub compute: Compute,
     /// The segmentation running in the background, if any.
     pub segmenting: Option<SegmentJob>,
     /// The "Compare across dropouts" window and its results.
@@ -61,6 +65,7 @@ impl Viewer {
             pending_screenshot: None,
             assigning: None,
             model: ModelChoice::default(),
+            compute: Compute::Wgpu,
             segmenting: None,
             compare: ComparePanel::default(),
             train: TrainPanel::default(),
@@ -143,6 +148,7 @@ impl Viewer {
         self.segmenting = Some(SegmentJob::spawn(
             open.study.clone(),
             self.model.clone(),
+            self.compute,
             availability,
             ctx.clone(),
         ));
@@ -180,7 +186,7 @@ impl Viewer {
     /// Starts the comparison chosen in the compare window.
     pub fn start_comparing(&mut self, ctx: &egui::Context) {
         if let Some(open) = &self.open {
-            self.compare.start(open, &self.model, ctx);
+            self.compare.start(open, &self.model, self.compute, ctx);
         }
     }
 
@@ -523,6 +529,19 @@ impl Viewer {
             }
             if self.model != ModelChoice::Bundled && ui.button("Bundled").clicked() {
                 self.model = ModelChoice::Bundled;
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Run on");
+            for (compute, hover) in [
+                (
+                    Compute::Wgpu,
+                    "A GPU through wgpu, or Mesa's lavapipe (software Vulkan) where there is none",
+                ),
+                (Compute::Cpu, "burn's CPU backend"),
+            ] {
+                ui.radio_value(&mut self.compute, compute, compute_name(compute))
+                    .on_hover_text(hover);
             }
         });
         match &self.segmenting {

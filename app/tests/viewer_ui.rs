@@ -257,6 +257,44 @@ fn segmenting_with_a_dropped_modality_adds_a_named_layer() {
     assert_eq!(saved.affine, study.reference().affine);
 }
 
+/// "Run on" chooses the device: the same segmentation on the CPU (clicked in the panel) and on
+/// wgpu (lavapipe in CI; the default) adds two layers that agree up to rounding at the
+/// threshold.
+#[test]
+fn segmenting_on_the_cpu_and_on_wgpu_agree() {
+    use engine::compute::Compute;
+    let mut h = harness();
+    assert_eq!(h.state().compute, Compute::Wgpu, "wgpu is the default");
+    for device in ["CPU", "GPU (wgpu)"] {
+        h.get_by_label(device).click();
+        h.run_steps(2);
+        h.get_by_label("Segment with the checked modalities")
+            .click();
+        h.run_steps(1);
+        step_until(&mut h, 120, |v| v.segmenting.is_none());
+        if device == "CPU" {
+            assert_eq!(h.state().compute, Compute::Cpu);
+        }
+    }
+    assert_eq!(h.state().compute, Compute::Wgpu);
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    let open = h.state().open.as_ref().unwrap();
+    let names: Vec<&str> = open.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Ground truth", "FLAIR+T1+T1ce+T2", "FLAIR+T1+T1ce+T2 (2)"]
+    );
+    let (cpu, gpu) = (&open.layers[1].labels, &open.layers[2].labels);
+    let differ = cpu.iter().zip(gpu).filter(|(a, b)| a != b).count();
+    let tumour = cpu.iter().filter(|v| **v > 0).count();
+    assert!(tumour > 0, "the bundled model finds the synthetic tumour");
+    assert!(
+        differ * 100 <= tumour,
+        "{differ} of {} voxels differ ({tumour} tumour voxels on the CPU)",
+        cpu.len()
+    );
+}
+
 /// Steps the UI until `done` holds (or `seconds` pass), sleeping a little between frames.
 fn step_until(h: &mut Harness<'_, Viewer>, seconds: u64, done: impl Fn(&Viewer) -> bool) {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);

@@ -5,6 +5,8 @@
 //! The layers keep burn's `Conv3d` / `ConvTranspose3d` modules for their parameters (so saved
 //! models do not change), but [`conv`] and [`upsample`] run them on our WGSL kernels
 //! (`engine::ops`) when the tensors live on a wgpu device, and on burn's own ops elsewhere.
+//! Likewise [`norm_act`] runs `norm → LeakyReLU` on the fused WGSL kernels where the device
+//! takes them (lavapipe) and as burn's `InstanceNorm` and `leaky_relu` elsewhere.
 
 use crate::ops::{self, Conv3dOptions};
 use burn::backend::ops::ConvOptions;

@@ -46,7 +46,7 @@ impl Comparison {
     pub fn sort(&mut self, column: Column, descending: bool) {
         let value = |row: &CompareRow| -> f64 {
             match column {
-                Column::Subset => f64::from(row.subset.count() as u8 * 16 + row.subset.0),
+                Column::Subset => f64::from(row.subset.count() as u8 * 16 + row.subset.id()),
                 Column::Dice(r) => row.metrics[r].dice,
                 Column::Hd95(r) => row.metrics[r].hd95_mm,
                 Column::Volume(r) => row.metrics[r].predicted_ml,
@@ -282,17 +282,17 @@ mod tests {
             reference_name: "Ground truth".into(),
             rows: vec![
                 CompareRow {
-                    subset: Availability(0b1111),
+                    subset: Availability::from_id(0b1111),
                     layer: 1,
                     metrics: metrics(0.9, 4.5),
                 },
                 CompareRow {
-                    subset: Availability(0b0001),
+                    subset: Availability::from_id(0b0001),
                     layer: 2,
                     metrics: metrics(0.5, 9.0),
                 },
                 CompareRow {
-                    subset: Availability(0b0101),
+                    subset: Availability::from_id(0b0101),
                     layer: 3,
                     metrics: metrics(0.7, 6.0),
                 },
@@ -304,16 +304,16 @@ mod tests {
     fn sorts_by_any_column_both_ways() {
         let mut c = comparison();
         c.sort(Column::Dice(0), true);
-        let order: Vec<u8> = c.rows.iter().map(|r| r.subset.0).collect();
+        let order: Vec<u8> = c.rows.iter().map(|r| r.subset.id()).collect();
         assert_eq!(order, [0b1111, 0b0101, 0b0001]);
         c.sort(Column::Hd95(1), true);
-        let order: Vec<u8> = c.rows.iter().map(|r| r.subset.0).collect();
+        let order: Vec<u8> = c.rows.iter().map(|r| r.subset.id()).collect();
         assert_eq!(order, [0b0001, 0b0101, 0b1111]);
         c.sort(Column::Subset, false);
-        let order: Vec<u8> = c.rows.iter().map(|r| r.subset.0).collect();
+        let order: Vec<u8> = c.rows.iter().map(|r| r.subset.id()).collect();
         assert_eq!(order, [0b0001, 0b0101, 0b1111]);
         c.sort(Column::Volume(2), false);
-        assert_eq!(c.rows[0].subset.0, 0b1111);
+        assert_eq!(c.rows[0].subset.id(), 0b1111);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use engine::compute::Compute;
 use engine::metrics::RegionMetrics;
 use engine::study::{Availability, Region};
 use engine::volume::Plane;
+use std::collections::BTreeSet;
 
 /// Picks subsets for a preset button.
 type SubsetFilter = fn(Availability) -> bool;
@@ -19,8 +20,8 @@ type SubsetFilter = fn(Availability) -> bool;
 /// The comparison window's state.
 pub struct ComparePanel {
     pub open: bool,
-    /// Chosen subsets, indexed by mask (1..=15).
-    pub chosen: [bool; 16],
+    /// The chosen subsets.
+    pub chosen: BTreeSet<Availability>,
     pub job: Option<CompareJob>,
     pub comparison: Option<Comparison>,
     /// The column the table is sorted by, and whether descending.
@@ -31,10 +32,7 @@ pub struct ComparePanel {
 
 impl Default for ComparePanel {
     fn default() -> Self {
-        let mut chosen = [false; 16];
-        for subset in Availability::all_subsets() {
-            chosen[subset.0 as usize] = true;
-        }
+        let chosen = Availability::all_subsets().into_iter().collect();
         ComparePanel {
             open: false,
             chosen,
@@ -57,14 +55,11 @@ pub enum CompareAction {
 impl ComparePanel {
     /// The chosen subsets the study can run (every modality in it present), in the papers' order.
     pub fn runnable(&self, open: &OpenStudy) -> Vec<Availability> {
-        let present = Availability::from_modalities(
-            engine::study::Modality::ALL
-                .into_iter()
-                .filter(|m| open.study.modality(*m).is_some()),
-        );
-        Availability::all_subsets()
+        open.study
+            .available()
+            .subsets()
             .into_iter()
-            .filter(|s| self.chosen[s.0 as usize] && s.0 & !present.0 == 0)
+            .filter(|s| self.chosen.contains(s))
             .collect()
     }
 
@@ -216,9 +211,10 @@ impl ComparePanel {
             ];
             for (name, pick) in presets {
                 if ui.button(name).clicked() {
-                    for s in Availability::all_subsets() {
-                        self.chosen[s.0 as usize] = pick(s);
-                    }
+                    self.chosen = Availability::all_subsets()
+                        .into_iter()
+                        .filter(|s| pick(*s))
+                        .collect();
                 }
             }
         });
@@ -229,11 +225,16 @@ impl ComparePanel {
                     .into_iter()
                     .filter(|s| s.count() == count)
                 {
-                    let possible = s.modalities().all(|m| open.study.modality(m).is_some());
-                    ui.add_enabled(
-                        possible,
-                        egui::Checkbox::new(&mut self.chosen[s.0 as usize], s.label()),
-                    );
+                    let possible = s.is_subset_of(open.study.available());
+                    let mut chosen = self.chosen.contains(&s);
+                    let toggled = ui
+                        .add_enabled(possible, egui::Checkbox::new(&mut chosen, s.label()))
+                        .changed();
+                    if toggled && chosen {
+                        self.chosen.insert(s);
+                    } else if toggled {
+                        self.chosen.remove(&s);
+                    }
                 }
             });
         }

@@ -7,7 +7,8 @@
 //! * [`assign`]: the dialog that assigns roles to opened files.
 //! * [`state`]: plain view state; [`loading`]: background study opening;
 //!   [`recent`]: recent studies; [`screenshot`]: headless rendering to PNG;
-//!   [`segmenting`]: background segmentation of the open study.
+//!   [`segmenting`]: background segmentation of the open study; [`segment_panel`]: the side
+//!   panel's Segment section.
 //! * [`compare`]: comparison across modality dropouts (job and table);
 //!   [`compare_panel`]: its window.
 //! * [`training`]: a training run driven from the viewer; [`train_panel`]: its window.
@@ -19,6 +20,7 @@ pub mod compare_panel;
 pub mod loading;
 pub mod recent;
 pub mod screenshot;
+pub mod segment_panel;
 pub mod segmenting;
 pub mod slice_view;
 pub mod state;

@@ -251,12 +251,43 @@ pub fn show(
         rect,
         plane,
         modality,
-        layer,
+        ..
     } = slot;
     let response = ui.allocate_rect(rect, Sense::click_and_drag());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, Color32::BLACK);
 
+    let texture = slice_texture(ui.ctx(), slot, cache, open, view, generation);
+    let placement = Placement::new(rect, open, view, plane);
+    painter.image(
+        texture.id(),
+        placement.image,
+        Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+        Color32::WHITE,
+    );
+
+    paint_crosshair(&painter, rect, &placement, open, view, plane);
+    paint_annotations(&painter, slot, &placement, open, view);
+
+    handle_input(ui, &response, &placement, open, view, plane, modality)
+}
+
+/// The texture of the slot's slice: the cached one while nothing that determines its pixels
+/// changed, else freshly composed (and cached).
+fn slice_texture(
+    ctx: &egui::Context,
+    slot: Slot,
+    cache: &mut SliceCache,
+    open: &OpenStudy,
+    view: &ViewState,
+    generation: u64,
+) -> TextureHandle {
+    let Slot {
+        plane,
+        modality,
+        layer,
+        ..
+    } = slot;
     let key = SliceKey {
         plane,
         index: view.cursor[plane.normal_axis()],
@@ -267,11 +298,11 @@ pub fn show(
         radiological: view.radiological,
         generation,
     };
-    let texture = match &cache.entry {
+    match &cache.entry {
         Some((cached, texture)) if *cached == key => texture.clone(),
         _ => {
             let image = compose_slice(open, view, plane, modality, layer);
-            let texture = ui.ctx().load_texture(
+            let texture = ctx.load_texture(
                 format!("slice-{plane:?}-{modality:?}"),
                 image,
                 TextureOptions::NEAREST,
@@ -279,16 +310,18 @@ pub fn show(
             cache.entry = Some((key, texture.clone()));
             texture
         }
-    };
-    let placement = Placement::new(rect, open, view, plane);
-    painter.image(
-        texture.id(),
-        placement.image,
-        Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-        Color32::WHITE,
-    );
+    }
+}
 
-    // Crosshair.
+/// Draws the crosshair through the cursor across the whole slot.
+fn paint_crosshair(
+    painter: &egui::Painter,
+    rect: Rect,
+    placement: &Placement,
+    open: &OpenStudy,
+    view: &ViewState,
+    plane: Plane,
+) {
     let (col, row) = open.orientation.ras_to_screen(plane, view.cursor);
     let centre = placement.to_screen(col, row);
     let stroke = Stroke::new(1.0, Color32::from_rgba_unmultiplied(80, 160, 255, 180));
@@ -306,8 +339,23 @@ pub fn show(
         ],
         stroke,
     );
+}
 
-    // Orientation letters and the plane's name and slice number.
+/// Draws the orientation letters at the slot's edges and the caption (the layer's name when
+/// set, the plane's name, slice number and modality) in its top-left corner.
+fn paint_annotations(
+    painter: &egui::Painter,
+    slot: Slot,
+    placement: &Placement,
+    open: &OpenStudy,
+    view: &ViewState,
+) {
+    let Slot {
+        rect,
+        plane,
+        modality,
+        layer,
+    } = slot;
     let [mut left, mut right, top, bottom] = Orientation::edge_letters(plane);
     if placement.mirror {
         std::mem::swap(&mut left, &mut right);
@@ -361,8 +409,6 @@ pub fn show(
         egui::FontId::proportional(13.0),
         Color32::LIGHT_GRAY,
     );
-
-    handle_input(ui, &response, &placement, open, view, plane, modality)
 }
 
 fn handle_input(

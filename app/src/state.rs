@@ -2,7 +2,7 @@
 //! looked at (crosshair, layout, displayed modality, window/level, overlay settings).
 //! Rendering code reads this; input handlers change it; nothing here draws.
 
-use engine::study::{LabelConvention, Modality, Region, Study};
+use engine::study::{Availability, LabelConvention, Modality, Region, Study};
 use engine::volume::{Orientation, Plane};
 use std::sync::Arc;
 
@@ -234,7 +234,7 @@ pub struct ViewState {
     pub zoom: [f32; 3],
     pub pan: [egui::Vec2; 3],
     /// Modalities the user has dropped (unchecked) for segmentation.
-    pub dropped: [bool; 4],
+    pub dropped: Availability,
     /// Voxel under the mouse, if any (display grid).
     pub hover: Option<[usize; 3]>,
 }
@@ -242,15 +242,12 @@ pub struct ViewState {
 impl ViewState {
     pub fn for_study(open: &OpenStudy) -> ViewState {
         let shape = open.orientation.ras_shape();
-        let displayed = Modality::ALL
-            .into_iter()
-            .find(|m| open.study.modality(*m).is_some() && *m == Modality::T1ce)
-            .or_else(|| {
-                Modality::ALL
-                    .into_iter()
-                    .find(|m| open.study.modality(*m).is_some())
-            })
-            .unwrap_or(Modality::Flair);
+        let present = open.study.available();
+        let displayed = if present.contains(Modality::T1ce) {
+            Modality::T1ce
+        } else {
+            present.modalities().next().unwrap_or(Modality::Flair)
+        };
         ViewState {
             cursor: open
                 .tumour_centre()
@@ -262,7 +259,7 @@ impl ViewState {
             radiological: true,
             zoom: [1.0; 3],
             pan: [egui::Vec2::ZERO; 3],
-            dropped: [false; 4],
+            dropped: Availability::NONE,
             hover: None,
         }
     }

@@ -271,7 +271,7 @@ fn job_controls(ui: &mut egui::Ui, job: &mut TrainingJob) -> TrainAction {
 
 fn plots(ui: &mut egui::Ui, job: &TrainingJob) {
     let steps = &job.history.steps;
-    let series = |f: &dyn Fn(&engine::train::run::StepMetrics) -> Option<f64>| -> PlotPoints {
+    let series = |f: &dyn Fn(&engine::train::StepMetrics) -> Option<f64>| -> PlotPoints {
         steps
             .iter()
             .filter_map(|s| f(s).map(|y| [s.iteration as f64, y]))

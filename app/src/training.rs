@@ -6,8 +6,8 @@
 
 use engine::model::{Fusion, Preset};
 use engine::train::config::Method;
-use engine::train::run::{StepMetrics, ValidationMetrics};
 use engine::train::{train, RunPaths, TrainConfig, TrainEvent, TrainOutcome};
+use engine::train::{StepMetrics, ValidationMetrics};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, TryRecvError};

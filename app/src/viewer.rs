@@ -5,13 +5,13 @@ use crate::assign::{Decision, FileAssignment};
 use crate::compare_panel::{CompareAction, ComparePanel};
 use crate::loading::{LoadJob, StudySource};
 use crate::recent::RecentStudies;
-use crate::segmenting::{compute_name, ModelChoice, SegmentJob};
+use crate::segment_panel::{SegmentAction, SegmentPanel};
+use crate::segmenting::{ModelChoice, SegmentJob};
 use crate::slice_view::{self, SliceCache, Slot};
 use crate::state::{Layout, OpenStudy, TumourClass, ViewState};
 use crate::train_panel::{TrainAction, TrainPanel};
 use egui::{Key, Modifiers, Rect, Vec2};
-use engine::compute::Compute;
-use engine::study::{Availability, Modality, Region};
+use engine::study::{Modality, Region};
 use engine::volume::Plane;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,13 +37,8 @@ pub struct Viewer {
     pub assigning: Option<FileAssignment>,
     /// Where to save a screenshot, and the channel the renderer delivers it on.
     pending_screenshot: Option<(PathBuf, Receiver<Arc<egui::ColorImage>>)>,
-    /// The model "Segment" and "Compare" use.
-    pub model: ModelChoice,
-    /// Where they run: wgpu (a GPU, or Mesa's lavapipe without one; faster than the CPU
-    /// backend for the bundled model even on lavapipe) or burn's CPU backend.
-    pub compute: Compute,
-    /// The segmentation running in the background, if any.
-    pub segmenting: Option<SegmentJob>,
+    /// The side panel's Segment section: model, device and the running segmentation.
+    pub segment: SegmentPanel,
     /// The "Compare across dropouts" window and its results.
     pub compare: ComparePanel,
     /// The "Training" window and its run.
@@ -64,9 +59,7 @@ impl Viewer {
             recent,
             pending_screenshot: None,
             assigning: None,
-            model: ModelChoice::default(),
-            compute: Compute::Wgpu,
-            segmenting: None,
+            segment: SegmentPanel::default(),
             compare: ComparePanel::default(),
             train: TrainPanel::default(),
         }
@@ -109,7 +102,7 @@ impl Viewer {
 
     /// Closes the study and frees its memory (a running segmentation of it is cancelled).
     pub fn close_study(&mut self) {
-        if let Some(job) = self.segmenting.take() {
+        if let Some(job) = self.segment.job.take() {
             job.cancel();
         }
         self.compare.reset();
@@ -136,29 +129,26 @@ impl Viewer {
         let (Some(open), Some(view)) = (&self.open, &self.view) else {
             return;
         };
-        let kept = Modality::ALL
-            .into_iter()
-            .filter(|m| !view.dropped[m.index()] && open.study.modality(*m).is_some());
-        let availability = Availability::from_modalities(kept);
+        let availability = open.study.available().difference(view.dropped);
         if availability.is_empty() {
             self.errors
                 .push("Segment: every modality is unchecked; check at least one".into());
             return;
         }
-        self.segmenting = Some(SegmentJob::spawn(
+        self.segment.job = Some(SegmentJob::spawn(
             open.study.clone(),
-            self.model.clone(),
-            self.compute,
+            self.segment.model.clone(),
+            self.segment.compute,
             availability,
             ctx.clone(),
         ));
     }
 
     fn poll_segmenting(&mut self) {
-        let Some(job) = &self.segmenting else { return };
+        let Some(job) = &self.segment.job else { return };
         let Some(result) = job.poll() else { return };
         let (name, cancelled) = (job.name.clone(), job.is_cancelled());
-        self.segmenting = None;
+        self.segment.job = None;
         match (result, &mut self.open) {
             (Ok(labels), Some(open)) => {
                 open.add_segmentation(name, labels);
@@ -186,7 +176,8 @@ impl Viewer {
     /// Starts the comparison chosen in the compare window.
     pub fn start_comparing(&mut self, ctx: &egui::Context) {
         if let Some(open) = &self.open {
-            self.compare.start(open, &self.model, self.compute, ctx);
+            self.compare
+                .start(open, &self.segment.model, self.segment.compute, ctx);
         }
     }
 
@@ -231,7 +222,7 @@ impl Viewer {
         }
         if let TrainAction::UseModel(model) = self.train.show(ctx, &mut self.errors) {
             self.notice = Some(format!("Segmenting with {}", model.display()));
-            self.model = ModelChoice::Path(model);
+            self.segment.model = ModelChoice::Path(model);
         }
     }
 
@@ -289,99 +280,8 @@ impl Viewer {
 
     fn menu_bar(&mut self, ui: &mut egui::Ui) {
         egui::MenuBar::new().ui(ui, |ui| {
-            ui.menu_button("File", |ui| {
-                if ui.button("Open study folder…").clicked() {
-                    if let Some(dir) = rfd::FileDialog::new()
-                        .set_title("Open a BraTS case folder")
-                        .pick_folder()
-                    {
-                        self.start_loading(StudySource::Folder(dir), ui.ctx());
-                    }
-                }
-                if ui.button("Open files…").clicked() {
-                    if let Some(files) = rfd::FileDialog::new()
-                        .add_filter("NIfTI", &["nii", "gz"])
-                        .pick_files()
-                    {
-                        self.assigning = Some(FileAssignment::new(&files));
-                    }
-                }
-                ui.menu_button("Open recent", |ui| {
-                    if self.recent.folders.is_empty() {
-                        ui.label("No recent studies");
-                    }
-                    for folder in self.recent.folders.clone() {
-                        if ui.button(folder.display().to_string()).clicked() {
-                            self.start_loading(StudySource::Folder(folder), ui.ctx());
-                        }
-                    }
-                });
-                ui.separator();
-                if ui
-                    .add_enabled(self.open.is_some(), egui::Button::new("Save screenshot…"))
-                    .clicked()
-                {
-                    if let Some(path) = rfd::FileDialog::new()
-                        .set_file_name("views.png")
-                        .save_file()
-                    {
-                        let (sender, receiver) = channel();
-                        self.pending_screenshot = Some((path, receiver));
-                        let ctx = ui.ctx().clone();
-                        let callback = egui::ScreenshotCallback::new(move |image| {
-                            // The receiver is gone only if the viewer closed meanwhile.
-                            let _ = sender.send(image);
-                            ctx.request_repaint();
-                        });
-                        ui.ctx()
-                            .send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
-                    }
-                }
-                if ui
-                    .add_enabled(self.open.is_some(), egui::Button::new("Close study"))
-                    .clicked()
-                {
-                    self.close_study();
-                }
-                if ui.button("Quit").clicked() {
-                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
-                }
-            });
-            ui.menu_button("View", |ui| {
-                let Some(view) = &mut self.view else {
-                    ui.label("Open a study first");
-                    return;
-                };
-                ui.radio_value(&mut view.layout, Layout::ThreePlanes, "Three planes");
-                for plane in Plane::ALL {
-                    ui.radio_value(
-                        &mut view.layout,
-                        Layout::Single(plane),
-                        format!("{} only", plane.name()),
-                    );
-                }
-                ui.radio_value(
-                    &mut view.layout,
-                    Layout::ModalityGrid(self.focus),
-                    "All four modalities (2×2)",
-                );
-                ui.add_enabled_ui(self.compare.comparison.is_some(), |ui| {
-                    ui.radio_value(
-                        &mut view.layout,
-                        Layout::CompareGrid(self.focus),
-                        "Compared segmentations (grid)",
-                    );
-                });
-                ui.separator();
-                ui.checkbox(
-                    &mut view.radiological,
-                    "Radiological (patient right on screen left)",
-                );
-                if ui.button("Reset zoom and pan").clicked() {
-                    view.zoom = [1.0; 3];
-                    view.pan = [Vec2::ZERO; 3];
-                }
-            });
+            ui.menu_button("File", |ui| self.file_menu(ui));
+            ui.menu_button("View", |ui| self.view_menu(ui));
             ui.menu_button("Analysis", |ui| {
                 if ui
                     .add_enabled(
@@ -412,6 +312,105 @@ impl Viewer {
         });
     }
 
+    fn file_menu(&mut self, ui: &mut egui::Ui) {
+        if ui.button("Open study folder…").clicked() {
+            if let Some(dir) = rfd::FileDialog::new()
+                .set_title("Open a BraTS case folder")
+                .pick_folder()
+            {
+                self.start_loading(StudySource::Folder(dir), ui.ctx());
+            }
+        }
+        if ui.button("Open files…").clicked() {
+            if let Some(files) = rfd::FileDialog::new()
+                .add_filter("NIfTI", &["nii", "gz"])
+                .pick_files()
+            {
+                self.assigning = Some(FileAssignment::new(&files));
+            }
+        }
+        ui.menu_button("Open recent", |ui| {
+            if self.recent.folders.is_empty() {
+                ui.label("No recent studies");
+            }
+            for folder in self.recent.folders.clone() {
+                if ui.button(folder.display().to_string()).clicked() {
+                    self.start_loading(StudySource::Folder(folder), ui.ctx());
+                }
+            }
+        });
+        ui.separator();
+        if ui
+            .add_enabled(self.open.is_some(), egui::Button::new("Save screenshot…"))
+            .clicked()
+        {
+            if let Some(path) = rfd::FileDialog::new()
+                .set_file_name("views.png")
+                .save_file()
+            {
+                self.request_screenshot(path, ui.ctx());
+            }
+        }
+        if ui
+            .add_enabled(self.open.is_some(), egui::Button::new("Close study"))
+            .clicked()
+        {
+            self.close_study();
+        }
+        if ui.button("Quit").clicked() {
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+
+    /// Asks the renderer for a screenshot of the window, saved to `path` when it arrives.
+    fn request_screenshot(&mut self, path: PathBuf, ctx: &egui::Context) {
+        let (sender, receiver) = channel();
+        self.pending_screenshot = Some((path, receiver));
+        let repaint = ctx.clone();
+        let callback = egui::ScreenshotCallback::new(move |image| {
+            // The receiver is gone only if the viewer closed meanwhile.
+            let _ = sender.send(image);
+            repaint.request_repaint();
+        });
+        ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
+    }
+
+    fn view_menu(&mut self, ui: &mut egui::Ui) {
+        let Some(view) = &mut self.view else {
+            ui.label("Open a study first");
+            return;
+        };
+        ui.radio_value(&mut view.layout, Layout::ThreePlanes, "Three planes");
+        for plane in Plane::ALL {
+            ui.radio_value(
+                &mut view.layout,
+                Layout::Single(plane),
+                format!("{} only", plane.name()),
+            );
+        }
+        ui.radio_value(
+            &mut view.layout,
+            Layout::ModalityGrid(self.focus),
+            "All four modalities (2×2)",
+        );
+        ui.add_enabled_ui(self.compare.comparison.is_some(), |ui| {
+            ui.radio_value(
+                &mut view.layout,
+                Layout::CompareGrid(self.focus),
+                "Compared segmentations (grid)",
+            );
+        });
+        ui.separator();
+        ui.checkbox(
+            &mut view.radiological,
+            "Radiological (patient right on screen left)",
+        );
+        if ui.button("Reset zoom and pan").clicked() {
+            view.zoom = [1.0; 3];
+            view.pan = [Vec2::ZERO; 3];
+        }
+    }
+
     fn side_panel(&mut self, ui: &mut egui::Ui) {
         let (Some(open), Some(view)) = (&mut self.open, &mut self.view) else {
             return;
@@ -426,157 +425,18 @@ impl Viewer {
                 .to_string())
         ));
         ui.separator();
-        ui.strong("Modalities");
-        for m in Modality::ALL {
-            let volume = open.study.modality(m);
-            ui.horizontal(|ui| {
-                ui.add_enabled_ui(volume.is_some(), |ui| {
-                    let mut used = !view.dropped[m.index()];
-                    if ui
-                        .checkbox(&mut used, "")
-                        .on_hover_text("Use this modality when segmenting (uncheck to drop it)")
-                        .changed()
-                    {
-                        view.dropped[m.index()] = !used;
-                    }
-                    if ui.selectable_label(view.displayed == m, m.name()).clicked() {
-                        view.displayed = m;
-                    }
-                });
-                let file = match volume {
-                    None => "missing".to_string(),
-                    Some(v) => v
-                        .source
-                        .as_ref()
-                        .and_then(|p| p.file_name())
-                        .map_or("in memory".into(), |n| n.to_string_lossy().into_owned()),
-                };
-                ui.weak(file);
-            });
-        }
-        if ui.button("Show all four (2×2)").clicked() {
-            view.layout = Layout::ModalityGrid(self.focus);
-        }
-        if let Some(window) = view.window[view.displayed.index()] {
-            ui.horizontal(|ui| {
-                ui.label(format!("Window {:.1} – {:.1}", window.low, window.high));
-                if ui
-                    .button("Auto")
-                    .on_hover_text("0.5–99.5 percentile (Ctrl+J)")
-                    .clicked()
-                {
-                    view.window[view.displayed.index()] = open.auto_window[view.displayed.index()];
-                }
-            });
-        }
-        ui.separator();
-        ui.strong("Tumour overlay");
-        if open.layers.is_empty() {
-            ui.weak("No label map yet: segment the study below");
-        } else {
-            let shown = open.overlay().map_or(String::new(), |l| l.name.clone());
-            egui::ComboBox::from_label("Layer")
-                .selected_text(shown)
-                .show_ui(ui, |ui| {
-                    for (i, layer) in open.layers.iter().enumerate() {
-                        ui.selectable_value(&mut open.shown, Some(i), &layer.name);
-                    }
-                });
-            ui.checkbox(&mut view.overlay.visible, "Show (S)");
-            ui.add(egui::Slider::new(&mut view.overlay.opacity, 0.0..=1.0).text("Opacity (A/D)"));
-            ui.checkbox(&mut view.overlay.outline, "Outline only (O)");
-        }
-        if let Some(layer) = open.overlay() {
-            egui::Grid::new("legend").num_columns(2).show(ui, |ui| {
-                for class in TumourClass::ALL {
-                    let [r, g, b] = class.rgb();
-                    let name =
-                        egui::RichText::new(class.name()).color(egui::Color32::from_rgb(r, g, b));
-                    ui.checkbox(&mut view.overlay.class_visible[class.index()], name);
-                    ui.label(format!(
-                        "{:.2} mL",
-                        layer.class_counts[class.index()] as f64 * open.voxel_ml
-                    ));
-                    ui.end_row();
-                }
-                for (i, region) in Region::ALL.into_iter().enumerate() {
-                    let ml = layer.region_counts[i] as f64 * open.voxel_ml;
-                    ui.label(region_name(region));
-                    ui.label(format!("{ml:.2} mL"));
-                    ui.end_row();
-                }
-            });
-        }
+        modalities_section(ui, open, view, self.focus);
+        overlay_section(ui, open, view);
         self.segment_section(ui);
     }
 
     fn segment_section(&mut self, ui: &mut egui::Ui) {
-        ui.separator();
-        ui.strong("Segment");
-        ui.label(format!("Model: {}", self.model.describe()));
-        ui.horizontal(|ui| {
-            if ui
-                .button("Choose model…")
-                .on_hover_text("A model.metakd file or a training run folder")
-                .clicked()
-            {
-                if let Some(path) = rfd::FileDialog::new()
-                    .add_filter("MetaKD model", &["metakd"])
-                    .pick_file()
-                {
-                    self.model = ModelChoice::Path(path);
-                }
-            }
-            if self.model != ModelChoice::Bundled && ui.button("Bundled").clicked() {
-                self.model = ModelChoice::Bundled;
-            }
-        });
-        ui.horizontal(|ui| {
-            ui.label("Run on");
-            for (compute, hover) in [
-                (
-                    Compute::Wgpu,
-                    "A GPU through wgpu, or Mesa's lavapipe (software Vulkan) where there is none",
-                ),
-                (Compute::Cpu, "burn's CPU backend"),
-            ] {
-                ui.radio_value(&mut self.compute, compute, compute_name(compute))
-                    .on_hover_text(hover);
-            }
-        });
-        match &self.segmenting {
-            Some(job) => {
-                ui.add(
-                    egui::ProgressBar::new(job.progress())
-                        .show_percentage()
-                        .text(format!("Segmenting with {}", job.name)),
-                );
-                if ui.button("Cancel").clicked() {
-                    job.cancel();
-                }
-            }
-            None => {
-                if ui.button("Segment with the checked modalities").clicked() {
-                    self.start_segmenting(ui.ctx());
-                }
-            }
-        }
-        if ui
-            .button("Compare across dropouts…")
-            .on_hover_text("Segment under several modality subsets and score them")
-            .clicked()
-        {
-            self.compare.open = true;
-        }
         let can_save = self.open.as_ref().and_then(|o| o.overlay()).is_some();
-        if can_save && ui.button("Save shown layer as NIfTI…").clicked() {
-            if let Some(path) = rfd::FileDialog::new()
-                .add_filter("NIfTI", &["nii.gz", "nii"])
-                .set_file_name("segmentation.nii.gz")
-                .save_file()
-            {
-                self.save_layer(&path);
-            }
+        match self.segment.show(ui, can_save) {
+            SegmentAction::None => {}
+            SegmentAction::Start => self.start_segmenting(ui.ctx()),
+            SegmentAction::OpenCompare => self.compare.open = true,
+            SegmentAction::SaveLayer(path) => self.save_layer(&path),
         }
     }
 
@@ -777,6 +637,101 @@ impl Viewer {
         if modal.inner || modal.should_close() {
             self.errors.remove(0);
         }
+    }
+}
+
+/// The side panel's modality list: which to use when segmenting, which to display, each
+/// file's name, and the display window.
+fn modalities_section(ui: &mut egui::Ui, open: &OpenStudy, view: &mut ViewState, focus: Plane) {
+    ui.strong("Modalities");
+    for m in Modality::ALL {
+        let volume = open.study.modality(m);
+        ui.horizontal(|ui| {
+            ui.add_enabled_ui(volume.is_some(), |ui| {
+                let mut used = !view.dropped.contains(m);
+                if ui
+                    .checkbox(&mut used, "")
+                    .on_hover_text("Use this modality when segmenting (uncheck to drop it)")
+                    .changed()
+                {
+                    view.dropped = if used {
+                        view.dropped.without(m)
+                    } else {
+                        view.dropped.with(m)
+                    };
+                }
+                if ui.selectable_label(view.displayed == m, m.name()).clicked() {
+                    view.displayed = m;
+                }
+            });
+            let file = match volume {
+                None => "missing".to_string(),
+                Some(v) => v
+                    .source
+                    .as_ref()
+                    .and_then(|p| p.file_name())
+                    .map_or("in memory".into(), |n| n.to_string_lossy().into_owned()),
+            };
+            ui.weak(file);
+        });
+    }
+    if ui.button("Show all four (2×2)").clicked() {
+        view.layout = Layout::ModalityGrid(focus);
+    }
+    if let Some(window) = view.window[view.displayed.index()] {
+        ui.horizontal(|ui| {
+            ui.label(format!("Window {:.1} – {:.1}", window.low, window.high));
+            if ui
+                .button("Auto")
+                .on_hover_text("0.5–99.5 percentile (Ctrl+J)")
+                .clicked()
+            {
+                view.window[view.displayed.index()] = open.auto_window[view.displayed.index()];
+            }
+        });
+    }
+}
+
+/// The side panel's tumour overlay: the layer shown, its display settings and the legend with
+/// each class's and region's volume.
+fn overlay_section(ui: &mut egui::Ui, open: &mut OpenStudy, view: &mut ViewState) {
+    ui.separator();
+    ui.strong("Tumour overlay");
+    if open.layers.is_empty() {
+        ui.weak("No label map yet: segment the study below");
+    } else {
+        let shown = open.overlay().map_or(String::new(), |l| l.name.clone());
+        egui::ComboBox::from_label("Layer")
+            .selected_text(shown)
+            .show_ui(ui, |ui| {
+                for (i, layer) in open.layers.iter().enumerate() {
+                    ui.selectable_value(&mut open.shown, Some(i), &layer.name);
+                }
+            });
+        ui.checkbox(&mut view.overlay.visible, "Show (S)");
+        ui.add(egui::Slider::new(&mut view.overlay.opacity, 0.0..=1.0).text("Opacity (A/D)"));
+        ui.checkbox(&mut view.overlay.outline, "Outline only (O)");
+    }
+    if let Some(layer) = open.overlay() {
+        egui::Grid::new("legend").num_columns(2).show(ui, |ui| {
+            for class in TumourClass::ALL {
+                let [r, g, b] = class.rgb();
+                let name =
+                    egui::RichText::new(class.name()).color(egui::Color32::from_rgb(r, g, b));
+                ui.checkbox(&mut view.overlay.class_visible[class.index()], name);
+                ui.label(format!(
+                    "{:.2} mL",
+                    layer.class_counts[class.index()] as f64 * open.voxel_ml
+                ));
+                ui.end_row();
+            }
+            for (i, region) in Region::ALL.into_iter().enumerate() {
+                let ml = layer.region_counts[i] as f64 * open.voxel_ml;
+                ui.label(region_name(region));
+                ui.label(format!("{ml:.2} mL"));
+                ui.end_row();
+            }
+        });
     }
 }
 

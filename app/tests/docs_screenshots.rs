@@ -69,12 +69,11 @@ fn views_and_comparison() {
     // Compare: every single modality and all four, scored against the ground truth.
     h.state_mut().compare.open = true;
     h.run_steps(3);
-    let chosen = &mut h.state_mut().compare.chosen;
-    *chosen = [false; 16];
     // FLAIR, T1, T1ce, T2 alone; all four; all but T1ce.
-    for mask in [0b0001, 0b0010, 0b0100, 0b1000, 0b1111, 0b1011] {
-        chosen[mask] = true;
-    }
+    h.state_mut().compare.chosen = [0b0001, 0b0010, 0b0100, 0b1000, 0b1111, 0b1011]
+        .into_iter()
+        .map(engine::study::Availability::from_id)
+        .collect();
     h.run_steps(1);
     h.get_by_label("Run 6 conditions").click();
     h.run_steps(2);
@@ -103,11 +102,11 @@ fn training() {
     // Training: a tiny MetaKD run on small phantoms, paused so the plots hold still.
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("phantoms");
-    let config = engine::data::phantom::PhantomConfig {
-        size: engine::data::phantom::PhantomSize::Small,
+    let config = engine::phantom::PhantomConfig {
+        size: engine::phantom::PhantomSize::Small,
         ..Default::default()
     };
-    engine::data::phantom::write_dataset(&data, 6, 3, &config, &|_| {}).unwrap();
+    engine::phantom::write_dataset(&data, 6, 3, &config, &|_| {}).unwrap();
     let mut h = viewer_on_sample();
     h.state_mut().train.open = true;
     h.run_steps(3);

@@ -229,14 +229,15 @@ fn opened_files_get_their_roles_confirmed_before_loading() {
 #[test]
 fn segmenting_with_a_dropped_modality_adds_a_named_layer() {
     let mut h = harness();
-    h.state_mut().view.as_mut().unwrap().dropped[engine::study::Modality::T1ce.index()] = true;
+    let view = h.state_mut().view.as_mut().unwrap();
+    view.dropped = view.dropped.with(engine::study::Modality::T1ce);
     h.get_by_label("Segment with the checked modalities")
         .click();
     h.run_steps(1);
-    assert!(h.state().segmenting.is_some());
+    assert!(h.state().segment.job.is_some());
     for _ in 0..12_000 {
         h.step();
-        if h.state().segmenting.is_none() {
+        if h.state().segment.job.is_none() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -264,19 +265,23 @@ fn segmenting_with_a_dropped_modality_adds_a_named_layer() {
 fn segmenting_on_the_cpu_and_on_wgpu_agree() {
     use engine::compute::Compute;
     let mut h = harness();
-    assert_eq!(h.state().compute, Compute::Wgpu, "wgpu is the default");
+    assert_eq!(
+        h.state().segment.compute,
+        Compute::Wgpu,
+        "wgpu is the default"
+    );
     for device in ["CPU", "GPU (wgpu)"] {
         h.get_by_label(device).click();
         h.run_steps(2);
         h.get_by_label("Segment with the checked modalities")
             .click();
         h.run_steps(1);
-        step_until(&mut h, 120, |v| v.segmenting.is_none());
+        step_until(&mut h, 120, |v| v.segment.job.is_none());
         if device == "CPU" {
-            assert_eq!(h.state().compute, Compute::Cpu);
+            assert_eq!(h.state().segment.compute, Compute::Cpu);
         }
     }
-    assert_eq!(h.state().compute, Compute::Wgpu);
+    assert_eq!(h.state().segment.compute, Compute::Wgpu);
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
     let open = h.state().open.as_ref().unwrap();
     let names: Vec<&str> = open.layers.iter().map(|l| l.name.as_str()).collect();
@@ -405,7 +410,7 @@ fn comparing_dropouts_fills_a_sortable_table_grid_and_difference_overlay() {
 /// short run completes and "Use this model" makes the viewer segment with it.
 #[test]
 fn training_from_the_menu_pauses_resumes_cancels_and_hands_over_its_model() {
-    use engine::data::phantom::{write_dataset, PhantomConfig, PhantomSize};
+    use engine::phantom::{write_dataset, PhantomConfig, PhantomSize};
     use metakd_viewer::segmenting::ModelChoice;
     use metakd_viewer::training::TrainState;
     let dir = tempfile::tempdir().unwrap();
@@ -477,7 +482,7 @@ fn training_from_the_menu_pauses_resumes_cancels_and_hands_over_its_model() {
     h.get_by_label("Use this model").click();
     h.run_steps(1);
     assert_eq!(
-        h.state().model,
+        h.state().segment.model,
         ModelChoice::Path(dir.path().join("run2/model.metakd"))
     );
 }

@@ -2,7 +2,10 @@
 //!
 //! * [`volume`]: NIfTI-1/2 reading and writing, voxel↔world geometry, reorientation for display.
 //! * [`study`]: a BraTS case (FLAIR, T1, T1ce, T2, optional labels) on one checked grid.
-//! * [`data`]: synthetic phantom cases and the training data pipeline.
+//! * [`prepare`]: brain crop and normalisation of a study, shared by training, inference and
+//!   evaluation.
+//! * [`phantom`]: synthetic BraTS-like studies.
+//! * [`data`]: what feeds training (case lists, splits, patches, augmentation, the loader).
 //! * [`render`]: images of studies without a GUI (the montage PNG).
 //! * [`model`], [`train`], [`infer`], [`metrics`]: the network, its training strategies,
 //!   whole-volume segmentation and the 15-subset evaluation; [`experiment`]: the methods'
@@ -19,6 +22,8 @@ pub mod infer;
 pub mod metrics;
 pub mod model;
 pub mod ops;
+pub mod phantom;
+pub mod prepare;
 pub mod render;
 pub mod study;
 pub mod train;

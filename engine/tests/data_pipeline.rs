@@ -6,7 +6,7 @@ use engine::data::dataset::{load_split, Requirements};
 use engine::data::error::{DataError, OnBadCase};
 use engine::data::loader::{Loader, LoaderConfig};
 use engine::data::patches::PatchConfig;
-use engine::data::preprocess::{prepare, PreprocessConfig};
+use engine::prepare::{prepare, PreprocessConfig};
 use engine::study::{Availability, Study};
 use engine::volume::{write_f32, write_labels, Affine, Volume};
 use std::path::Path;

@@ -5,8 +5,8 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use engine::data::phantom::{write_dataset, PhantomConfig, PhantomSize};
 use engine::model::{Fusion, MetaKdNet, ModelConfig, ModelFile, Preset};
+use engine::phantom::{write_dataset, PhantomConfig, PhantomSize};
 use engine::study::{Availability, Modality};
 use engine::train::batch::TensorBatch;
 use engine::train::config::{GmdConfig, Method, TrainConfig};
@@ -67,7 +67,7 @@ fn dynamic_sharing_branches_are_independent() {
     let net = MetaKdNet::new(&dynamic_sharing(), &device).unwrap();
     let shape = [2, 4, 16, 16, 16];
     let x = t5(input(shape, 1), shape, &device);
-    let available = [Availability(0b0101), Availability(0b0010)];
+    let available = [Availability::from_id(0b0101), Availability::from_id(0b0010)];
     let out = net.forward(x.clone(), &available, None);
     assert_eq!(out.logits.dims(), [2, 3, 16, 16, 16]);
     assert_eq!(out.bottlenecks.dims(), [2, 4, 32, 2, 2, 2]);
@@ -86,13 +86,13 @@ fn dynamic_sharing_branches_are_independent() {
     let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
     assert!(close(&values(out.logits.clone()), &values(again.logits)));
     // Sample 1 (T1 only) alone in a batch gets the logits it got beside sample 0.
-    let alone = net.forward(x.narrow(0, 1, 1), &[Availability(0b0010)], None);
+    let alone = net.forward(x.narrow(0, 1, 1), &[Availability::from_id(0b0010)], None);
     let beside = values(out.logits.narrow(0, 1, 1));
     assert!(close(&values(alone.logits), &beside));
     // Bottlenecks of modalities no sample has are zeros.
     let flair_only = net.forward(
         t5(input([1, 4, 16, 16, 16], 2), [1, 4, 16, 16, 16], &device),
-        &[Availability(0b0001)],
+        &[Availability::from_id(0b0001)],
         None,
     );
     let b = values(flair_only.bottlenecks);
@@ -124,7 +124,7 @@ fn modality_norm_parameters_learn_only_from_their_modality() {
     // 16³: the 2³ bottleneck keeps a spread for instance norm (a 1³ map normalises to 0).
     let shape = [1, 4, 16, 16, 16];
     let x = t5(input(shape, 3), shape, &device);
-    let out = net.forward(x, &[Availability(0b0111)], None);
+    let out = net.forward(x, &[Availability::from_id(0b0111)], None);
     let grads = (out.logits.clone() * out.logits).sum().backward();
     let mut reached = Reached {
         grads: &grads,
@@ -191,12 +191,12 @@ fn dynamic_sharing_model_file_round_trip() {
     let shape = [1, 4, 8, 8, 8];
     let a = net.forward(
         t5(input(shape, 5), shape, &device),
-        &[Availability(0b1001)],
+        &[Availability::from_id(0b1001)],
         None,
     );
     let b = loaded.forward(
         t5(input(shape, 5), shape, &device),
-        &[Availability(0b1001)],
+        &[Availability::from_id(0b1001)],
         None,
     );
     assert_eq!(values(a.logits), values(b.logits));

@@ -2,7 +2,7 @@
 //! on burn's CPU backend (the same code runs on wgpu; `tests/` runs it on lavapipe too).
 
 use burn::tensor::{Device, Tensor, TensorData};
-use engine::model::network::{availability_mask, fuse_bottlenecks};
+use engine::model::fusion::{availability_mask, fuse_bottlenecks};
 use engine::model::{MetaKdNet, ModelConfig, Preset};
 use engine::study::{Availability, Modality};
 use engine::train::loss::{bce_with_logits, pairwise_weighted_l1, scalar, soft_dice};
@@ -153,7 +153,11 @@ fn network_shapes_and_presets() {
     let config = ModelConfig::preset(Preset::Tiny);
     let net = MetaKdNet::new(&config, &device).unwrap();
     let x = Tensor::<5>::zeros([2, 4, 16, 24, 8], &device);
-    let out = net.forward(x, &[Availability::FULL, Availability(0b0101)], None);
+    let out = net.forward(
+        x,
+        &[Availability::FULL, Availability::from_id(0b0101)],
+        None,
+    );
     assert_eq!(out.logits.dims(), [2, 3, 16, 24, 8]);
     assert_eq!(out.bottlenecks.dims(), [2, 4, 32, 2, 3, 1]);
     let separate = ModelConfig {
@@ -201,7 +205,7 @@ fn network_on_wgsl_kernels_matches_burn_cpu() {
     let input: Vec<f32> = (0..n)
         .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
         .collect();
-    let availability = [Availability::FULL, Availability(0b1010)];
+    let availability = [Availability::FULL, Availability::from_id(0b1010)];
     let run = |net: &MetaKdNet, device: &Device| {
         let x = t5(input.clone(), [2, 4, 16, 8, 8], device);
         let out = net.forward(x, &availability, None);
@@ -231,10 +235,10 @@ fn network_on_wgsl_kernels_matches_burn_cpu() {
 }
 
 mod training {
-    use engine::data::phantom::{write_dataset, PhantomConfig, PhantomSize};
+    use engine::infer::eval::{evaluate, EvalCase};
     use engine::infer::Segmenter;
-    use engine::metrics::eval::{evaluate, EvalCase};
     use engine::model::{ModelFile, Preset};
+    use engine::phantom::{write_dataset, PhantomConfig, PhantomSize};
     use engine::study::{Availability, Study};
     use engine::train::config::{Method, TrainConfig};
     use engine::train::{train, TrainEvent, TrainOutcome};
@@ -415,7 +419,7 @@ mod training {
         let segmenter = Segmenter::open(&out, &burn::tensor::Device::flex()).unwrap();
         let study = Study::open_folder(&data.join("Phantom_00001")).unwrap();
         let labels = segmenter
-            .segment(&study, Availability(0b1011), &mut |_, _| true)
+            .segment(&study, Availability::from_id(0b1011), &mut |_, _| true)
             .unwrap();
         let image = study.modalities[0].as_ref().unwrap();
         let saved = tmp.path().join("seg.nii.gz");
@@ -433,7 +437,7 @@ mod training {
             case: segmenter.prepare(&study).unwrap(),
             spacing: [sz, sy, sx],
         };
-        let subsets = [Availability::FULL, Availability(0b0001)];
+        let subsets = [Availability::FULL, Availability::from_id(0b0001)];
         let table = evaluate(&segmenter, "tiny", &[case], &subsets, &mut |_, _| true).unwrap();
         assert_eq!(table.rows.len(), 2);
         assert_eq!(table.rows[0].subset, Availability::FULL.label());
@@ -492,7 +496,7 @@ mod training {
         let mut segmenter = untrained_segmenter(tmp.path());
         let study = Study::open_folder(&data.join("Phantom_00001")).unwrap();
         let case = segmenter.prepare(&study).unwrap();
-        let subset = Availability(0b0110);
+        let subset = Availability::from_id(0b0110);
         segmenter.config.batch = 1;
         let one = segmenter
             .segment_prepared(&case, subset, &mut |_, _| true)
@@ -531,7 +535,7 @@ mod training {
     #[test]
     fn lookahead_meta_step_trains() {
         use engine::train::config::MetaUpdate;
-        use engine::train::metakd::ModalityWeights;
+        use engine::train::modality_weights::ModalityWeights;
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
         small_dataset(&data, 3);
@@ -669,7 +673,7 @@ fn lookahead_hypergradient_matches_finite_differences() {
     use engine::train::batch::TensorBatch;
     use engine::train::lookahead::Lookahead;
     use engine::train::loss::{pairwise_weighted_l1_learnable, segmentation};
-    use engine::train::metakd::ModalityWeights;
+    use engine::train::modality_weights::ModalityWeights;
     let device = cpu().autodiff();
     device.seed(12);
     let net = MetaKdNet::new(&ModelConfig::preset(Preset::Tiny), &device).unwrap();

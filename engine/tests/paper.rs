@@ -5,7 +5,8 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use engine::model::paper::{max_pool3d_k3s2, standardise, upsample_hw2};
+use engine::model::paper::{max_pool3d_k3s2, standardise};
+use engine::model::upsample_hw2;
 use engine::model::{MetaKdNet, ModelConfig, ModelConfigError, Preset};
 use engine::study::Availability;
 
@@ -72,7 +73,7 @@ fn paper_forward_shapes_batch_independence_and_imputation() {
         let start = (4 + modality) * per;
         data[start..start + per].iter_mut().for_each(|v| *v = 0.0);
     }
-    let availability = [Availability::FULL, Availability(0b0100)];
+    let availability = [Availability::FULL, Availability::from_id(0b0100)];
     let out = net.forward(t5(data.clone(), shape, &device), &availability, None);
     assert_eq!(out.logits.dims(), [2, 3, 16, 32, 64]);
     assert_eq!(out.bottlenecks.dims(), [2, 4, 256, 1, 1, 2]);
@@ -211,7 +212,7 @@ fn paper_network_on_wgsl_kernels_matches_burn_cpu() {
     let on_gpu = on_cpu.clone().fork(&gpu);
     let shape = [1, 4, 16, 32, 32];
     let input = pattern(shape.iter().product(), 5);
-    let availability = [Availability(0b1011)];
+    let availability = [Availability::from_id(0b1011)];
     let a = values(
         on_cpu
             .forward(t5(input.clone(), shape, &cpu), &availability, None)
@@ -232,9 +233,9 @@ fn paper_network_on_wgsl_kernels_matches_burn_cpu() {
 }
 
 mod training {
-    use engine::data::phantom::{write_dataset, PhantomConfig, PhantomSize};
     use engine::infer::Segmenter;
     use engine::model::{ModelFile, Preset};
+    use engine::phantom::{write_dataset, PhantomConfig, PhantomSize};
     use engine::study::{Availability, Study};
     use engine::train::config::{Method, TrainConfig};
     use engine::train::{train, TrainOutcome};
@@ -293,7 +294,7 @@ mod training {
             .unwrap();
         let study = Study::open_folder(&case).unwrap();
         let labels = segmenter
-            .segment(&study, Availability(0b0111), &mut |_, _| true)
+            .segment(&study, Availability::from_id(0b0111), &mut |_, _| true)
             .unwrap();
         assert_eq!(labels.len(), study.reference().voxels_per_frame());
         // A window that the network cannot take is refused with the rule it breaks.

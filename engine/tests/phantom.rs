@@ -2,7 +2,7 @@
 //! contrasts each modality is meant to carry (measured on generated `small` cases).
 
 use engine::data::cases::CaseList;
-use engine::data::phantom::{
+use engine::phantom::{
     assign_splits, case_name, generate_case, tissue_label, write_dataset, PhantomCase,
     PhantomConfig, PhantomSize, Split, WrittenCase,
 };

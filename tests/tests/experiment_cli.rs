@@ -4,7 +4,7 @@
 //! strategy logs, the iteration costs and the chart are written, a second invocation reuses
 //! the trained and evaluated runs, and an unknown method is refused with the list of known ones.
 
-use engine::data::phantom::{write_dataset, PhantomConfig, PhantomSize};
+use engine::phantom::{write_dataset, PhantomConfig, PhantomSize};
 use integration_tests::metakd_binary;
 use std::process::Output;
 

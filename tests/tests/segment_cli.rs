@@ -1,7 +1,7 @@
 //! `metakd segment` and `metakd eval` end to end with the bundled model: a label map with the
 //! input's grid and geometry, the 15-row table, and clear errors for bad requests.
 
-use engine::data::phantom::{write_dataset, PhantomConfig, PhantomSize};
+use engine::phantom::{write_dataset, PhantomConfig, PhantomSize};
 use engine::volume::Volume;
 use integration_tests::metakd_binary;
 use std::path::Path;

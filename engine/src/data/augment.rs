@@ -17,8 +17,8 @@
 
 use super::error::DataError;
 use super::patches::{extract_into, sample_spec, Patch, PatchConfig, PatchSpec};
-use super::preprocess::{region_bit, PreparedCase};
-use crate::study::{Availability, Region};
+use crate::prepare::{region_bit, PreparedCase};
+use crate::study::{Availability, Modality, Region};
 use rand::Rng;
 
 /// A transform applied with `probability`, its parameter drawn uniformly from `range`.
@@ -207,7 +207,7 @@ impl AugmentConfig {
             let scale = self.scale.draw(rng);
             let shift = self.shift.draw(rng);
             let gamma = self.gamma.draw(rng);
-            if available.0 & (1 << c) == 0 {
+            if !available.contains(Modality::ALL[c]) {
                 continue;
             }
             let ch = &mut image[c * pn..(c + 1) * pn];
@@ -223,8 +223,8 @@ impl AugmentConfig {
         }
         for axis in 0..3 {
             if self.flip[axis] > 0.0 && rng.random::<f64>() < self.flip[axis] {
-                flip_channels(&mut image[..4 * pn], size, axis, u32::from(available.0));
-                flip_channels(&mut target[..3 * pn], size, axis, 0b111);
+                flip_channels(&mut image[..4 * pn], size, axis, &available.flags());
+                flip_channels(&mut target[..3 * pn], size, axis, &[true; 3]);
             }
         }
     }
@@ -290,18 +290,18 @@ pub(crate) fn sample_augmented_into<R: Rng + ?Sized>(
 /// Reverses `patch` along `axis` (0 = D, 1 = H, 2 = W), image and target together.
 pub fn flip(patch: &mut Patch, axis: usize) {
     let size = patch.size;
-    flip_channels(&mut patch.image, size, axis, u32::MAX);
-    flip_channels(&mut patch.target, size, axis, u32::MAX);
+    flip_channels(&mut patch.image, size, axis, &[true; 4]);
+    flip_channels(&mut patch.target, size, axis, &[true; 3]);
 }
 
 /// Reverses the channels of `data` whose bit is set in `which` along `axis`.
-fn flip_channels<T: Copy>(data: &mut [T], size: [usize; 3], axis: usize, which: u32) {
+fn flip_channels<T: Copy>(data: &mut [T], size: [usize; 3], axis: usize, which: &[bool]) {
     let [d, h, w] = size;
     let n = d * h * w;
-    for (_, ch) in data
+    for (ch, _) in data
         .chunks_exact_mut(n)
-        .enumerate()
-        .filter(|(c, _)| which & (1 << c) != 0)
+        .zip(which)
+        .filter(|(_, flip)| **flip)
     {
         match axis {
             2 => ch.chunks_exact_mut(w).for_each(|row| row.reverse()),
@@ -396,13 +396,84 @@ fn extract_rotated_into(
     let ps = [size[1] * size[2], size[2], 1];
     let n = case.voxels();
     let pn: usize = size.iter().product();
+    let copy: Vec<usize> = channels.modalities().map(Modality::index).collect();
+    let (corners, nearest) = plane_samples(case, size, spec, rot, (a, b), cs);
+
+    // In-plane output offsets, in the same order as `corners` and `nearest`.
+    let outs: Vec<usize> = (0..size[a])
+        .flat_map(|u| (0..size[b]).map(move |v| u * ps[a] + v * ps[b]))
+        .collect();
+    // Rows along the rotation axis that lie inside the case.
+    let t0 = (-spec.origin[axis]).clamp(0, size[axis] as isize) as usize;
+    let t1 = (case.shape[axis] as isize - spec.origin[axis]).clamp(t0 as isize, size[axis] as isize)
+        as usize;
+    if t0 == t1 {
+        return;
+    }
+    let s0 = (spec.origin[axis] + t0 as isize) as usize;
+    let cut = RotatedCut {
+        copy,
+        n,
+        pn,
+        corners,
+        nearest,
+        outs,
+        t0,
+        t1,
+        s0,
+        case_stride: cs[axis],
+        patch_stride: ps[axis],
+    };
+    if axis == 2 {
+        fill_runs(case, &cut, image, target);
+    } else {
+        // Otherwise whole planes at a time, which keeps the in-plane rows contiguous.
+        fill_planes(case, &cut, image, target);
+    }
+}
+
+/// What a rotated cut reads and writes, shared by every row along the rotation axis.
+struct RotatedCut {
+    /// The image channels to fill.
+    copy: Vec<usize>,
+    /// Voxels of one case channel and of one patch channel.
+    n: usize,
+    pn: usize,
+    /// Per in-plane output voxel: bilinear corners (offset, weight) and the nearest offset.
+    corners: Vec<BilinearCell>,
+    nearest: Vec<Option<usize>>,
+    /// In-plane output offsets, in the same order as `corners` and `nearest`.
+    outs: Vec<usize>,
+    /// Patch rows `t0..t1` along the rotation axis lie inside the case, the first at case row
+    /// `s0`.
+    t0: usize,
+    t1: usize,
+    s0: usize,
+    /// One step along the rotation axis in the case and in the patch.
+    case_stride: usize,
+    patch_stride: usize,
+}
+
+/// The four bilinear corners of one in-plane sample: (case offset, weight).
+type BilinearCell = [(usize, f32); 4];
+
+/// The in-plane sampling of a cut rotated by `rot` in the plane of axes `a` and `b`: per
+/// in-plane output voxel (row-major), the bilinear corners (case offset, weight; offset 0 and
+/// weight 0 outside the case) and the nearest case offset (`None` outside the case).
+fn plane_samples(
+    case: &PreparedCase,
+    size: [usize; 3],
+    spec: PatchSpec,
+    rot: Rotation,
+    (a, b): (usize, usize),
+    cs: [usize; 3],
+) -> (Vec<BilinearCell>, Vec<Option<usize>>) {
     let (sin, cos) = rot.radians.sin_cos();
     let ca = spec.origin[a] as f64 + (size[a] as f64 - 1.0) / 2.0;
     let cb = spec.origin[b] as f64 + (size[b] as f64 - 1.0) / 2.0;
-    let copy: Vec<usize> = (0..4).filter(|c| channels.0 & (1 << c) != 0).collect();
 
     // Per in-plane output voxel: bilinear corners (offset, weight) and the nearest offset.
-    let mut corners: Vec<[(usize, f32); 4]> = Vec::with_capacity(size[a] * size[b]);
+    let mut corners: Vec<BilinearCell> = Vec::with_capacity(size[a] * size[b]);
     let mut nearest: Vec<Option<usize>> = Vec::with_capacity(size[a] * size[b]);
     let inside = |i: isize, ax: usize| i >= 0 && (i as usize) < case.shape[ax];
     for u in 0..size[a] {
@@ -435,57 +506,53 @@ fn extract_rotated_into(
             );
         }
     }
+    (corners, nearest)
+}
 
-    // In-plane output offsets, in the same order as `corners` and `nearest`.
-    let outs: Vec<usize> = (0..size[a])
-        .flat_map(|u| (0..size[b]).map(move |v| u * ps[a] + v * ps[b]))
-        .collect();
-    // Rows along the rotation axis that lie inside the case.
-    let t0 = (-spec.origin[axis]).clamp(0, size[axis] as isize) as usize;
-    let t1 = (case.shape[axis] as isize - spec.origin[axis]).clamp(t0 as isize, size[axis] as isize)
-        as usize;
-    if t0 == t1 {
-        return;
-    }
-    let s0 = (spec.origin[axis] + t0 as isize) as usize;
+/// Fills a cut rotated about W: for each in-plane voxel, one contiguous run of image values
+/// (bilinear) and labels (nearest) along the rotation axis.
+fn fill_runs(case: &PreparedCase, cut: &RotatedCut, image: &mut [f32], target: &mut [u8]) {
+    let (n, pn, t0, t1, s0) = (cut.n, cut.pn, cut.t0, cut.t1, cut.s0);
     let run = t1 - t0;
-    if axis == 2 {
-        // The rotation axis is the contiguous one: for each in-plane voxel, one contiguous run.
-        for &c in &copy {
-            let chan = &case.image[c * n..(c + 1) * n];
-            let dst = &mut image[c * pn..(c + 1) * pn];
-            for (cell, o) in corners.iter().zip(&outs) {
-                let out = &mut dst[o + t0..o + t1];
-                let src = |k: usize| &chan[cell[k].0 + s0..cell[k].0 + s0 + run];
-                let (a0, a1, a2, a3) = (src(0), src(1), src(2), src(3));
-                let (w0, w1, w2, w3) = (cell[0].1, cell[1].1, cell[2].1, cell[3].1);
-                for i in 0..run {
-                    out[i] = w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i];
-                }
+    // The rotation axis is the contiguous one: for each in-plane voxel, one contiguous run.
+    for &c in &cut.copy {
+        let chan = &case.image[c * n..(c + 1) * n];
+        let dst = &mut image[c * pn..(c + 1) * pn];
+        for (cell, o) in cut.corners.iter().zip(&cut.outs) {
+            let out = &mut dst[o + t0..o + t1];
+            let src = |k: usize| &chan[cell[k].0 + s0..cell[k].0 + s0 + run];
+            let (a0, a1, a2, a3) = (src(0), src(1), src(2), src(3));
+            let (w0, w1, w2, w3) = (cell[0].1, cell[1].1, cell[2].1, cell[3].1);
+            for i in 0..run {
+                out[i] = w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i];
             }
         }
-        if let Some(regions) = &case.regions {
-            let (wt, rest) = target.split_at_mut(pn);
-            let (tc, et) = rest.split_at_mut(pn);
-            for (near, o) in nearest.iter().zip(&outs) {
-                let Some(off) = near else { continue };
-                for (i, bits) in regions[off + s0..off + s0 + run].iter().enumerate() {
-                    wt[o + t0 + i] = u8::from(bits & region_bit(Region::WT) != 0);
-                    tc[o + t0 + i] = u8::from(bits & region_bit(Region::TC) != 0);
-                    et[o + t0 + i] = u8::from(bits & region_bit(Region::ET) != 0);
-                }
-            }
-        }
-        return;
     }
-    // Otherwise whole planes at a time, which keeps the in-plane rows contiguous.
-    for t in t0..t1 {
-        let base = (s0 + t - t0) * cs[axis];
-        let tb = t * ps[axis];
-        for &c in &copy {
+    if let Some(regions) = &case.regions {
+        let (wt, rest) = target.split_at_mut(pn);
+        let (tc, et) = rest.split_at_mut(pn);
+        for (near, o) in cut.nearest.iter().zip(&cut.outs) {
+            let Some(off) = near else { continue };
+            for (i, bits) in regions[off + s0..off + s0 + run].iter().enumerate() {
+                wt[o + t0 + i] = u8::from(bits & region_bit(Region::WT) != 0);
+                tc[o + t0 + i] = u8::from(bits & region_bit(Region::TC) != 0);
+                et[o + t0 + i] = u8::from(bits & region_bit(Region::ET) != 0);
+            }
+        }
+    }
+}
+
+/// Fills a cut rotated about D or H one whole plane at a time: image values bilinear, labels
+/// nearest.
+fn fill_planes(case: &PreparedCase, cut: &RotatedCut, image: &mut [f32], target: &mut [u8]) {
+    let (n, pn, t0, s0) = (cut.n, cut.pn, cut.t0, cut.s0);
+    for t in t0..cut.t1 {
+        let base = (s0 + t - t0) * cut.case_stride;
+        let tb = t * cut.patch_stride;
+        for &c in &cut.copy {
             let chan = &case.image[c * n..(c + 1) * n];
             let dst = &mut image[c * pn..(c + 1) * pn];
-            for (cell, o) in corners.iter().zip(&outs) {
+            for (cell, o) in cut.corners.iter().zip(&cut.outs) {
                 // Corners outside the case have weight 0 and offset 0 (a valid voxel).
                 dst[tb + o] = cell[0].1 * chan[base + cell[0].0]
                     + cell[1].1 * chan[base + cell[1].0]
@@ -496,7 +563,7 @@ fn extract_rotated_into(
         if let Some(regions) = &case.regions {
             let (wt, rest) = target.split_at_mut(pn);
             let (tc, et) = rest.split_at_mut(pn);
-            for (near, o) in nearest.iter().zip(&outs) {
+            for (near, o) in cut.nearest.iter().zip(&cut.outs) {
                 if let Some(off) = near {
                     let bits = regions[base + off];
                     wt[tb + o] = u8::from(bits & region_bit(Region::WT) != 0);
@@ -545,7 +612,7 @@ mod tests {
         // T1 missing: zero channel; background: an all-zero slab in every channel.
         let n = case.voxels();
         case.image[n..2 * n].iter_mut().for_each(|v| *v = 0.0);
-        case.available = Availability(0b1101);
+        case.available = Availability::from_id(0b1101);
         let slab = 22 * 24;
         for c in 0..4 {
             case.image[c * n..c * n + 3 * slab]

@@ -12,7 +12,7 @@
 
 use super::cases::{CaseEntry, CaseList, Split};
 use super::error::{CaseProblem, DataError, DatasetReport, OnBadCase};
-use super::preprocess::{prepare, PreparedCase, PreprocessConfig};
+use crate::prepare::{prepare, PrepareError, PreparedCase, PreprocessConfig};
 use crate::study::{discover_case_files, Availability, Modality, Study, StudyError};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -136,7 +136,7 @@ pub fn prepare_checked(
         path: dir.to_path_buf(),
         message,
     };
-    let lacking = Availability(needs.modalities.0 & !study.available().0);
+    let lacking = needs.modalities.difference(study.available());
     if !lacking.is_empty() {
         return Err(problem(format!(
             "no {} image (training needs {})",
@@ -148,12 +148,12 @@ pub fn prepare_checked(
         return Err(problem("no label map; training needs ground truth".into()));
     }
     prepare(study, prep).map_err(|e| match &e {
-        DataError::Study { source, .. } => CaseProblem {
+        PrepareError::Grid { source, .. } => CaseProblem {
             case: study.name.clone(),
             path: study_error_path(source, dir),
-            message: e.case_message(),
+            message: e.reason(),
         },
-        _ => problem(e.case_message()),
+        _ => problem(e.reason()),
     })
 }
 
@@ -201,7 +201,7 @@ fn study_error_path(e: &StudyError, dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::preprocess::tests::study_from;
+    use crate::prepare::tests::study_from;
 
     fn entry(name: &str) -> CaseEntry {
         CaseEntry {
@@ -232,10 +232,7 @@ mod tests {
         );
         study.name = e.name.clone();
         if e.name == "grid" {
-            study.modalities[2] = Some(crate::data::preprocess::tests::volume(
-                [8, 8, 9],
-                vec![1.0; 576],
-            ));
+            study.modalities[2] = Some(crate::prepare::tests::volume([8, 8, 9], vec![1.0; 576]));
         }
         prepare_checked(
             &study,

@@ -6,7 +6,7 @@
 //! skipped (the run goes on with the rest) or the run stops; either way the [`DatasetReport`]
 //! lists every problem, not only the first one.
 
-use crate::study::StudyError;
+use crate::prepare::PrepareError;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -38,14 +38,8 @@ pub enum DataError {
         test: f64,
         reason: String,
     },
-    #[error("case {case}: {source}")]
-    Study {
-        case: String,
-        #[source]
-        source: StudyError,
-    },
-    #[error("case {case}: {reason}")]
-    BadCase { case: String, reason: String },
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
     #[error("{0}\nFix or remove the cases above, or choose to skip bad cases")]
     BadCases(DatasetReport),
     #[error("invalid {what}: {reason}")]
@@ -115,18 +109,6 @@ impl fmt::Display for DatasetReport {
             write!(f, "\n  - {p}")?;
         }
         Ok(())
-    }
-}
-
-impl DataError {
-    /// The message of a per-case error without the leading `case NAME:` (the report names the
-    /// case already).
-    pub(crate) fn case_message(&self) -> String {
-        match self {
-            DataError::Study { source, .. } => source.to_string(),
-            DataError::BadCase { reason, .. } => reason.clone(),
-            other => other.to_string(),
-        }
     }
 }
 

@@ -23,8 +23,8 @@
 use super::augment::{sample_augmented_into, AugmentConfig};
 use super::error::DataError;
 use super::patches::PatchConfig;
-use super::preprocess::PreparedCase;
 use super::subsets::SubsetSampler;
+use crate::prepare::PreparedCase;
 use crate::study::Availability;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -187,7 +187,7 @@ fn make_batch_with(
         let case = &cases[case_index];
         let available = match subset {
             Some(s) => {
-                let both = Availability(s.0 & case.available.0);
+                let both = s.intersection(case.available);
                 if both.is_empty() {
                     cfg.subsets.sample_within(case.available, &mut rng)
                 } else {
@@ -381,6 +381,7 @@ fn worker(
 mod tests {
     use super::*;
     use crate::data::patches::tests::synthetic_case;
+    use crate::study::Modality;
     use std::time::{Duration, Instant};
 
     fn cases() -> Vec<Arc<PreparedCase>> {
@@ -391,7 +392,7 @@ mod tests {
         // Case c lacks T1 and T2.
         let mut c = synthetic_case([9, 11, 13], None);
         c.name = "c".into();
-        c.available = Availability(0b0101);
+        c.available = Availability::from_id(0b0101);
         let n = c.voxels();
         for ch in [1, 3] {
             c.image[ch * n..(ch + 1) * n].fill(0.0);
@@ -464,17 +465,17 @@ mod tests {
                 let avail = b.availability[s];
                 assert!(!avail.is_empty());
                 assert_eq!(
-                    avail.0 & !case.available.0,
-                    0,
+                    avail.difference(case.available),
+                    Availability::NONE,
                     "sample uses a modality its case lacks"
                 );
                 if let Some(batch_subset) = b.subset {
-                    let both = batch_subset.0 & case.available.0;
-                    assert!(both == 0 || avail.0 == both);
+                    let both = batch_subset.intersection(case.available);
+                    assert!(both.is_empty() || avail == both);
                 }
                 for c in 0..4 {
                     let ch = &b.images[(s * 4 + c) * pn..(s * 4 + c + 1) * pn];
-                    if avail.0 & (1 << c) == 0 {
+                    if !avail.contains(Modality::ALL[c]) {
                         assert!(ch.iter().all(|v| *v == 0.0), "dropped channel {c} not zero");
                     }
                 }

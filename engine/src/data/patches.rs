@@ -11,8 +11,8 @@
 //! clamping moved it.
 
 use super::error::DataError;
-use super::preprocess::{region_bit, PreparedCase};
-use crate::study::{Availability, Region};
+use crate::prepare::{region_bit, PreparedCase};
+use crate::study::{Availability, Modality, Region};
 use rand::Rng;
 
 /// Size and foreground share of training patches.
@@ -194,7 +194,7 @@ pub(crate) fn extract_into(
         return;
     }
     let sx = (spec.origin[2] + x0 as isize) as usize;
-    let copy: Vec<usize> = (0..4).filter(|c| channels.0 & (1 << c) != 0).collect();
+    let copy: Vec<usize> = channels.modalities().map(Modality::index).collect();
     for pz in z0..z1 {
         let sz = (spec.origin[0] + pz as isize) as usize;
         for py in y0..y1 {
@@ -262,7 +262,7 @@ pub(crate) mod tests {
                 })
                 .collect::<Vec<u8>>()
         });
-        let foreground = crate::data::preprocess::foreground_voxels(regions.as_deref());
+        let foreground = crate::prepare::foreground_voxels(regions.as_deref());
         PreparedCase {
             name: "synthetic".into(),
             shape,

@@ -50,7 +50,7 @@ impl SubsetSampler {
         let available = if available.is_empty() {
             Availability::FULL
         } else {
-            Availability(available.0 & 0b1111)
+            available
         };
         let mut present: Vec<Modality> = available.modalities().collect();
         let n = present.len();
@@ -88,7 +88,7 @@ impl SubsetSampler {
             available
         };
         let n = available.count();
-        let inside = !subset.is_empty() && subset.0 & !available.0 == 0;
+        let inside = !subset.is_empty() && subset.is_subset_of(available);
         match self {
             _ if !inside => 0.0,
             SubsetSampler::Full => f64::from(u8::from(subset == available)),
@@ -135,7 +135,7 @@ impl fmt::Display for SubsetSampler {
 
 /// `s ∩ available`, or `available` when they do not overlap.
 fn fixed_within(s: Availability, available: Availability) -> Availability {
-    let both = Availability(s.0 & available.0);
+    let both = s.intersection(available);
     if both.is_empty() {
         available
     } else {
@@ -162,20 +162,20 @@ mod tests {
         for _ in 0..n {
             let s = sampler.sample_within(available, &mut rng);
             assert!(
-                !s.is_empty() && s.0 & !available.0 == 0,
+                !s.is_empty() && s.is_subset_of(available),
                 "{s:?} ⊄ {available:?}"
             );
-            counts[s.0 as usize] += 1;
+            counts[s.id() as usize] += 1;
         }
         let total_p: f64 = (1..16)
-            .map(|m| sampler.probability(Availability(m), available))
+            .map(|m| sampler.probability(Availability::from_id(m), available))
             .sum();
         assert!(
             (total_p - 1.0).abs() < 1e-12,
             "probabilities sum to {total_p}"
         );
         for mask in 1..16u8 {
-            let p = sampler.probability(Availability(mask), available);
+            let p = sampler.probability(Availability::from_id(mask), available);
             let expected = p * n as f64;
             let sigma = (n as f64 * p * (1.0 - p)).sqrt();
             let got = counts[mask as usize] as f64;
@@ -191,9 +191,18 @@ mod tests {
     fn metakd_draws_k_uniformly_then_a_uniform_k_subset() {
         let s = SubsetSampler::MetaKd;
         let full = Availability::FULL;
-        assert_eq!(s.probability(Availability(0b0001), full), 1.0 / 16.0);
-        assert_eq!(s.probability(Availability(0b0011), full), 1.0 / 24.0);
-        assert_eq!(s.probability(Availability(0b0111), full), 1.0 / 16.0);
+        assert_eq!(
+            s.probability(Availability::from_id(0b0001), full),
+            1.0 / 16.0
+        );
+        assert_eq!(
+            s.probability(Availability::from_id(0b0011), full),
+            1.0 / 24.0
+        );
+        assert_eq!(
+            s.probability(Availability::from_id(0b0111), full),
+            1.0 / 16.0
+        );
         assert_eq!(s.probability(full, full), 1.0 / 4.0);
         check_frequencies(s, full, 1);
         // The P(k) = 1/4 claim directly.
@@ -210,29 +219,32 @@ mod tests {
             );
         }
         // A case with three modalities: k uniform in 1..=3 among those three.
-        check_frequencies(s, Availability(0b1101), 3);
+        check_frequencies(s, Availability::from_id(0b1101), 3);
     }
 
     #[test]
     fn uniform_gives_each_subset_one_fifteenth() {
         let s = SubsetSampler::Uniform;
         assert_eq!(
-            s.probability(Availability(5), Availability::FULL),
+            s.probability(Availability::from_id(5), Availability::FULL),
             1.0 / 15.0
         );
         check_frequencies(s, Availability::FULL, 4);
-        check_frequencies(s, Availability(0b0110), 5);
+        check_frequencies(s, Availability::from_id(0b0110), 5);
     }
 
     #[test]
     fn full_and_fixed_respect_the_case() {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let case = Availability(0b1011);
+        let case = Availability::from_id(0b1011);
         assert_eq!(SubsetSampler::Full.sample_within(case, &mut rng), case);
-        let fixed = SubsetSampler::Fixed(Availability(0b0110));
-        assert_eq!(fixed.sample_within(case, &mut rng), Availability(0b0010));
+        let fixed = SubsetSampler::Fixed(Availability::from_id(0b0110));
+        assert_eq!(
+            fixed.sample_within(case, &mut rng),
+            Availability::from_id(0b0010)
+        );
         // No overlap: fall back to what the case has.
-        let fixed = SubsetSampler::Fixed(Availability(0b0100));
+        let fixed = SubsetSampler::Fixed(Availability::from_id(0b0100));
         assert_eq!(fixed.sample_within(case, &mut rng), case);
         check_frequencies(fixed, case, 6);
         check_frequencies(SubsetSampler::Full, Availability::FULL, 7);
@@ -251,14 +263,14 @@ mod tests {
         ] {
             for _ in 0..100 {
                 assert_eq!(
-                    s.sample_within(Availability(0b1000), &mut rng),
-                    Availability(0b1000)
+                    s.sample_within(Availability::from_id(0b1000), &mut rng),
+                    Availability::from_id(0b1000)
                 );
             }
         }
         assert_eq!(
             SubsetSampler::parse("T1ce+flair"),
-            Some(SubsetSampler::Fixed(Availability(0b0101)))
+            Some(SubsetSampler::Fixed(Availability::from_id(0b0101)))
         );
         assert_eq!(
             SubsetSampler::parse("uniform"),

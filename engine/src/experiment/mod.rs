@@ -1,4 +1,6 @@
-//! The comparison experiment's results: each method's 15-subset evaluation tables (one per
+//! The comparison experiment: [`runner`] trains and evaluates every method and seed and
+//! writes the results; [`logs`] reads what the runs' metrics say about each method. This file
+//! summarises the results: each method's 15-subset evaluation tables (one per
 //! seed) summarised as mean ± standard deviation over seeds, per subset and region and on
 //! average, and by number of available modalities; written as Markdown, CSV and JSON, with a
 //! PNG chart of average Dice per method per number of modalities (`chart`).
@@ -6,10 +8,13 @@
 //! Standard deviations are the sample standard deviation over seeds (0 with one seed).
 
 mod chart;
+pub mod logs;
+pub mod runner;
 
 pub use chart::write_chart;
+pub use runner::{run, ExperimentError, ExperimentOutcome, ExperimentPlan, Reporter};
 
-use crate::metrics::eval::EvalTable;
+use crate::metrics::EvalTable;
 use crate::study::Availability;
 
 /// A mean and the sample standard deviation of a few values.
@@ -97,7 +102,7 @@ pub fn summarise(method: &str, tables: &[EvalTable]) -> MethodSummary {
         let values: Vec<f64> = t
             .rows
             .iter()
-            .filter(|r| Availability(r.mask).count() == k)
+            .filter(|r| Availability::from_id(r.mask).count() == k)
             .map(|r| r.dice.iter().sum::<f64>() / 3.0)
             .collect();
         values.iter().sum::<f64>() / values.len().max(1) as f64
@@ -208,7 +213,7 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::eval::SubsetRow;
+    use crate::metrics::SubsetRow;
 
     fn table(dice_shift: f64) -> EvalTable {
         let rows: Vec<SubsetRow> = Availability::all_subsets()
@@ -217,7 +222,7 @@ mod tests {
                 let d = 0.1 * s.count() as f64 + dice_shift;
                 SubsetRow {
                     subset: s.label(),
-                    mask: s.0,
+                    mask: s.id(),
                     dice: [d, d, d],
                     hd95_mm: [10.0 / s.count() as f64; 3],
                     per_case: Vec::new(),

@@ -9,15 +9,16 @@
 //! components (see [`PostProcess`]; on by default), and turned into
 //! labels (ET → 4 or 3, TC without ET → 1, WT without TC → 2) outside of which the crop is 0.
 
+pub mod eval;
 mod postprocess;
 mod window;
 
 pub use postprocess::{components, PostProcess};
 pub use window::{window_starts, WeightMap};
 
-use crate::data::preprocess::{prepare, PreparedCase, PreprocessConfig};
 use crate::model::file::{bundled_model_path, ModelMeta};
 use crate::model::{MetaKdNet, ModelFile, ModelFileError};
+use crate::prepare::{prepare, PreparedCase, PreprocessConfig};
 use crate::study::{Availability, LabelConvention, Modality, Study};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -155,7 +156,7 @@ impl Segmenter {
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<CroppedSegmentation, InferError> {
         self.check()?;
-        let availability = Availability(case.available.0 & wanted.0 & 0b1111);
+        let availability = case.available.intersection(wanted);
         if availability.is_empty() {
             return Err(InferError::Input {
                 case: case.name.clone(),

@@ -11,11 +11,12 @@
 //! * Volumes in mL = voxels × voxel volume (mm³) / 1000.
 
 mod distance;
-pub mod eval;
 mod label_maps;
+mod table;
 
 pub use distance::hd95;
 pub use label_maps::compare_label_maps;
+pub use table::{EvalTable, SubsetRow};
 
 use crate::study::Region;
 

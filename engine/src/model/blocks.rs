@@ -229,3 +229,42 @@ pub fn upsample(layer: &ConvTranspose3d, x: Tensor<5>) -> Tensor<5> {
         layer.forward(x)
     }
 }
+
+/// Trilinear upsampling by (1, 2, 2) with PyTorch's `align_corners = False` (the released
+/// code's last step): along H and W each output voxel mixes its nearest input voxel (¾) and the
+/// next one towards it (¼), clamped at the edges; D is unchanged.
+pub fn upsample_hw2(x: Tensor<5>) -> Tensor<5> {
+    let y = upsample_axis2(x, 3);
+    upsample_axis2(y, 4)
+}
+
+/// Doubles axis `axis` (3 or 4) of `x` by linear interpolation, `align_corners = False`.
+fn upsample_axis2(x: Tensor<5>, axis: usize) -> Tensor<5> {
+    let dims = x.dims();
+    let len = dims[axis];
+    let (before, after) = if len == 1 {
+        (x.clone(), x.clone())
+    } else {
+        (
+            Tensor::cat(
+                vec![
+                    x.clone().narrow(axis, 0, 1),
+                    x.clone().narrow(axis, 0, len - 1),
+                ],
+                axis,
+            ),
+            Tensor::cat(
+                vec![
+                    x.clone().narrow(axis, 1, len - 1),
+                    x.clone().narrow(axis, len - 1, 1),
+                ],
+                axis,
+            ),
+        )
+    };
+    let even = x.clone() * 0.75 + before * 0.25;
+    let odd = x * 0.75 + after * 0.25;
+    let mut out = dims;
+    out[axis] = 2 * len;
+    Tensor::stack::<6>(vec![even, odd], axis + 1).reshape(out)
+}

@@ -8,13 +8,16 @@
 //! * [`ModelConfig`] / [`Preset`]: the plain, serialisable description saved with every run.
 //! * [`network::MetaKdNet`]: the burn module, with the forward pass the strategies need
 //!   (bottleneck features per modality, optional modality gate for MetaKD's meta step).
+//! * [`fusion`]: the availability mask and the imputation of missing modalities' features.
 //! * [`file`]: model files (config + weights in one file) and the bundled model.
 
 mod blocks;
 pub mod file;
+pub mod fusion;
 pub mod network;
 pub mod paper;
 
+pub use blocks::upsample_hw2;
 pub use file::{ModelFile, ModelFileError};
 pub use network::{MetaKdNet, NetOutput};
 

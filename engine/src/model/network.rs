@@ -11,16 +11,14 @@
 //! concatenated. The decoder upsamples with 2×2×2 transposed convolutions and adds the skips.
 //! Output: logits of WT, TC, ET (sigmoid outside the network).
 
-use super::blocks::{conv, head_conv, up_conv, upsample, ConvBlock};
-use super::paper::{upsample_hw2, PaperNet, PAPER_HEAD_CHANNELS};
+use super::blocks::{conv, head_conv, up_conv, upsample, upsample_hw2, ConvBlock};
+use super::fusion::{all_modalities, availability_mask, fuse_bottlenecks, MODALITIES};
+use super::paper::{PaperNet, PAPER_HEAD_CHANNELS};
 use super::{Fusion, ModelConfig, ModelConfigError, Preset};
 use crate::study::{Availability, Modality};
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, ConvTranspose3d};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-
-/// Number of modality slots.
-const MODALITIES: usize = 4;
 
 /// One encoder level: an entry block (strided below the first level) and extra blocks.
 #[derive(Module, Debug)]
@@ -230,11 +228,13 @@ impl MetaKdNet {
     ) -> NetOutput {
         let device = x.device();
         let [n, _, d, h, w] = x.dims();
-        let union = availability.iter().fold(0, |u, a| u | a.0);
+        let union = availability
+            .iter()
+            .fold(Availability::NONE, |u, a| u.union(*a));
         // A batch without any modality (never sent) still gets a well-formed, all-zero mean.
         let present: Vec<usize> = Modality::ALL
             .into_iter()
-            .filter(|m| union == 0 || Availability(union).contains(*m))
+            .filter(|m| union.is_empty() || union.contains(*m))
             .map(Modality::index)
             .collect();
         let k = present.len();
@@ -270,48 +270,4 @@ impl MetaKdNet {
             bottlenecks: all_modalities(bottlenecks, &present),
         }
     }
-}
-
-/// `[N, k, C, d, h, w]` features of the modalities `present` (indices, ascending) as
-/// `[N, 4, C, d, h, w]`, zeros for the others.
-fn all_modalities(features: Tensor<6>, present: &[usize]) -> Tensor<6> {
-    if present.len() == MODALITIES {
-        return features;
-    }
-    let [n, _, c, d, h, w] = features.dims();
-    let device = features.device();
-    let slots = (0..MODALITIES)
-        .map(|m| match present.iter().position(|&p| p == m) {
-            Some(j) => features.clone().narrow(1, j, 1),
-            None => Tensor::zeros([n, 1, c, d, h, w], &device),
-        })
-        .collect();
-    Tensor::cat(slots, 1)
-}
-
-/// Mean imputation of missing modalities' bottleneck features, then the optional gate:
-/// `[N, 4, C, d, h, w]` features and a [`availability_mask`] → features where each missing
-/// modality's feature is the mean of the sample's available ones, each multiplied by `gate[m]`.
-pub fn fuse_bottlenecks(
-    bottlenecks: Tensor<6>,
-    mask: Tensor<6>,
-    gate: Option<Tensor<1>>,
-) -> Tensor<6> {
-    let count = mask.clone().sum_dim(1).clamp_min(1.0);
-    let mean = (bottlenecks.clone() * mask.clone()).sum_dim(1) / count;
-    let fused = bottlenecks * mask.clone() + mean * (mask.neg().add_scalar(1.0));
-    match gate {
-        Some(gate) => fused * gate.reshape([1, MODALITIES, 1, 1, 1, 1]),
-        None => fused,
-    }
-}
-
-/// `[N, 4, 1, 1, 1, 1]` with 1.0 where sample `n` has modality `m`.
-pub fn availability_mask(availability: &[Availability], device: &Device) -> Tensor<6> {
-    let values: Vec<f32> = availability
-        .iter()
-        .flat_map(|a| Modality::ALL.map(|m| if a.contains(m) { 1.0 } else { 0.0 }))
-        .collect();
-    let data = TensorData::new(values, [availability.len(), MODALITIES, 1, 1, 1, 1]);
-    Tensor::from_data(data, device)
 }

@@ -14,13 +14,13 @@
 //!   the image: reproduced as the released code computes it (`methods.md` §2.2's note).
 //! * Decoder: per level a 2×2×2 transposed convolution, plus the four modalities' concatenated
 //!   skips reduced by a 1×1 block, then a residual basic block; the caller applies the 1×1
-//!   head and [`upsample_hw2`] back to the input size.
+//!   head and [`super::upsample_hw2`] back to the input size.
 //!
 //! Input sizes must be multiples of 16 along D and 32 along H and W
 //! ([`PAPER_SIZE_MULTIPLE`]); the released code trains on 80 × 160 × 160 crops.
 
 use super::blocks::{conv_with_weight, norm_act, up_conv, upsample, LEAKY_SLOPE};
-use super::network::{availability_mask, fuse_bottlenecks};
+use super::fusion::{availability_mask, fuse_bottlenecks};
 use crate::study::Availability;
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, Conv3dConfig, ConvTranspose3d};
@@ -436,43 +436,4 @@ pub fn max_pool3d_k3s2(x: Tensor<5>) -> Tensor<5> {
     let y = max_pool2d(y.reshape([n, c, d, ho * wo]), depth);
     let [_, _, dout, _] = y.dims();
     y.reshape([n, c, dout, ho, wo])
-}
-
-/// Trilinear upsampling by (1, 2, 2) with PyTorch's `align_corners = False` (the released
-/// code's last step): along H and W each output voxel mixes its nearest input voxel (¾) and the
-/// next one towards it (¼), clamped at the edges; D is unchanged.
-pub fn upsample_hw2(x: Tensor<5>) -> Tensor<5> {
-    let y = upsample_axis2(x, 3);
-    upsample_axis2(y, 4)
-}
-
-/// Doubles axis `axis` (3 or 4) of `x` by linear interpolation, `align_corners = False`.
-fn upsample_axis2(x: Tensor<5>, axis: usize) -> Tensor<5> {
-    let dims = x.dims();
-    let len = dims[axis];
-    let (before, after) = if len == 1 {
-        (x.clone(), x.clone())
-    } else {
-        (
-            Tensor::cat(
-                vec![
-                    x.clone().narrow(axis, 0, 1),
-                    x.clone().narrow(axis, 0, len - 1),
-                ],
-                axis,
-            ),
-            Tensor::cat(
-                vec![
-                    x.clone().narrow(axis, 1, len - 1),
-                    x.clone().narrow(axis, len - 1, 1),
-                ],
-                axis,
-            ),
-        )
-    };
-    let even = x.clone() * 0.75 + before * 0.25;
-    let odd = x * 0.75 + after * 0.25;
-    let mut out = dims;
-    out[axis] = 2 * len;
-    Tensor::stack::<6>(vec![even, odd], axis + 1).reshape(out)
 }

@@ -125,133 +125,9 @@ impl IgemmSpec {
         let (kd0, kstep) = self.taps(self.class[0]);
         let (kh0, _) = self.taps(self.class[1]);
         let (tm, bn, ks) = (self.tm, self.bn, self.ks);
-        let (s, p) = (self.stride as i64, self.pad as i64);
-
-        // Along W: source position = A * jw0 + constpart(i, kw). Forward: A = S; input-grad: A = 1.
-        let rw = self.class[2] as i64;
-        let step = self.step() as i64;
-        let mut taps_w = Vec::new();
-        for kw in 0..ks as i64 {
-            let ok = if self.bwd {
-                (rw + p - kw).rem_euclid(s) == 0
-            } else {
-                true
-            };
-            if ok {
-                taps_w.push(kw);
-            }
-        }
-        let constpart = |i: i64, kw: i64| -> i64 {
-            if self.bwd {
-                (i * step + rw + p - kw).div_euclid(s)
-            } else {
-                i * s - p + kw
-            }
-        };
-        let mut c0 = i64::MAX;
-        for i in 0..tm as i64 {
-            for &kw in &taps_w {
-                c0 = c0.min(constpart(i, kw));
-            }
-        }
-        if c0 == i64::MAX {
-            c0 = 0;
-        }
-        let a = if self.bwd { 1 } else { s };
-        let wbase = format!("(i32(jw0) * {a} + ({c0}))");
-        let mut used = std::collections::BTreeSet::new();
-        for i in 0..tm as i64 {
-            for &kw in &taps_w {
-                used.insert(constpart(i, kw) - c0);
-            }
-        }
-
-        let mut decl = String::new();
-        for i in 0..tm {
-            for jn in 0..bn {
-                let _ = writeln!(decl, "    var a{i}_{jn}: f32 = 0.0;");
-            }
-        }
-        for e in &used {
-            let _ = writeln!(
-                decl,
-                "    let wv{e} = {wbase} + {e} >= 0 && {wbase} + {e} < SW;"
-            );
-        }
-        let mut okdecl = String::new();
-        for e in &used {
-            let _ = writeln!(okdecl, "            let ok{e} = rowok && wv{e};");
-        }
-        let mut body = String::new();
-        for e in &used {
-            let _ = writeln!(
-                body,
-                "                let v{e} = select(0.0, src[u32(select(0, p + {e}, ok{e}))], ok{e});"
-            );
-        }
-        for &kw in &taps_w {
-            let _ = writeln!(
-                body,
-                "                let wb{kw} = ((tapbase + {kw}u) * CK + ci) * CNP + co0;"
-            );
-            if self.subgroup_weights {
-                // Lane l of the subgroup loads weight l of each group of 8 channels; every lane
-                // reads the group's weights from the lanes that loaded them.
-                for q8 in 0..bn.div_ceil(8) {
-                    let _ = writeln!(
-                        body,
-                        "                let m{kw}q{q8} = wt[min(wb{kw} + {}u + (lane & 7u), WLAST)];",
-                        q8 * 8
-                    );
-                }
-                for jn in 0..bn {
-                    let _ = writeln!(
-                        body,
-                        "                let w{kw}_{jn} = subgroupBroadcast(m{kw}q{}, {}u);",
-                        jn / 8,
-                        jn % 8
-                    );
-                }
-            } else {
-                // Weights as vec4 loads (rows padded to a multiple of 4 channels on the host):
-                // one workgroup-uniform transaction on a GPU.
-                for q4 in 0..bn.div_ceil(4) {
-                    let _ = writeln!(
-                        body,
-                        "                let w{kw}q{q4} = wt[min(wb{kw} / 4u + {q4}u, WLAST4)];"
-                    );
-                }
-                for jn in 0..bn {
-                    let lane = ["x", "y", "z", "w"][(jn % 4) as usize];
-                    let _ = writeln!(
-                        body,
-                        "                let w{kw}_{jn} = w{kw}q{}.{lane};",
-                        jn / 4
-                    );
-                }
-            }
-            for i in 0..tm as i64 {
-                let e = constpart(i, kw) - c0;
-                for jn in 0..bn {
-                    let _ = writeln!(
-                        body,
-                        "                a{i}_{jn} = a{i}_{jn} + v{e} * w{kw}_{jn};"
-                    );
-                }
-            }
-        }
-        let mut store = String::new();
-        for i in 0..tm {
-            let _ = writeln!(store, "        if jw0 + {i}u < JW {{");
-            for jn in 0..bn {
-                let _ = writeln!(
-                    store,
-                    "            if co0 + {jn}u < CN {{ dst[obase + (co0 + {jn}u) * DVOL + (jw0 + {i}u) * STEP + RW] = a{i}_{jn}; }}"
-                );
-            }
-            let _ = writeln!(store, "        }}");
-        }
-
+        let layout = self.w_layout();
+        let a = if self.bwd { 1 } else { self.stride as i64 };
+        let wbase = format!("(i32(jw0) * {a} + ({}))", layout.c0);
         let mut vars: Vec<(&str, String)> = vec![
             ("step", self.step().to_string()),
             ("rd", self.class[0].to_string()),
@@ -266,11 +142,11 @@ impl IgemmSpec {
             ("kstep", kstep.to_string()),
             ("tm", tm.to_string()),
             ("bn", bn.to_string()),
+            ("decl", self.declarations(&layout, &wbase)),
             ("wbase", wbase),
-            ("decl", decl),
-            ("okdecl", okdecl),
-            ("body", body),
-            ("store", store),
+            ("okdecl", Self::valid_flags(&layout)),
+            ("body", self.tap_body(&layout)),
+            ("store", self.store()),
         ];
         // Subgroups without a live row leave at once (lavapipe then skips them); the others keep
         // every lane, which the broadcasts need.
@@ -290,6 +166,179 @@ impl IgemmSpec {
         vars.push(("leave", leave.to_string()));
         fill(IGEMM_WGSL, &vars)
     }
+
+    /// Along W, source position = A · jw0 + `constpart(i, kw)` (forward: A = S; input-gradient:
+    /// A = 1): the taps that contribute, and the offsets the tile reads.
+    fn w_layout(&self) -> WLayout {
+        let (s, p) = (self.stride as i64, self.pad as i64);
+        let rw = self.class[2] as i64;
+        let step = self.step() as i64;
+        let bwd = self.bwd;
+        let mut taps = Vec::new();
+        for kw in 0..self.ks as i64 {
+            let ok = if bwd {
+                (rw + p - kw).rem_euclid(s) == 0
+            } else {
+                true
+            };
+            if ok {
+                taps.push(kw);
+            }
+        }
+        let constpart = move |i: i64, kw: i64| -> i64 {
+            if bwd {
+                (i * step + rw + p - kw).div_euclid(s)
+            } else {
+                i * s - p + kw
+            }
+        };
+        let mut c0 = i64::MAX;
+        for i in 0..self.tm as i64 {
+            for &kw in &taps {
+                c0 = c0.min(constpart(i, kw));
+            }
+        }
+        if c0 == i64::MAX {
+            c0 = 0;
+        }
+        let mut used = std::collections::BTreeSet::new();
+        let mut offset = Vec::new();
+        for i in 0..self.tm as i64 {
+            let row: Vec<i64> = taps.iter().map(|&kw| constpart(i, kw) - c0).collect();
+            used.extend(row.iter().copied());
+            offset.push(row);
+        }
+        WLayout {
+            taps,
+            c0,
+            used,
+            offset,
+        }
+    }
+
+    /// The accumulators and the W-range test of every offset the tile reads.
+    fn declarations(&self, layout: &WLayout, wbase: &str) -> String {
+        let mut decl = String::new();
+        for i in 0..self.tm {
+            for jn in 0..self.bn {
+                let _ = writeln!(decl, "    var a{i}_{jn}: f32 = 0.0;");
+            }
+        }
+        for e in &layout.used {
+            let _ = writeln!(
+                decl,
+                "    let wv{e} = {wbase} + {e} >= 0 && {wbase} + {e} < SW;"
+            );
+        }
+        decl
+    }
+
+    /// Per row: whether each offset's source voxel is valid.
+    fn valid_flags(layout: &WLayout) -> String {
+        let mut okdecl = String::new();
+        for e in &layout.used {
+            let _ = writeln!(okdecl, "            let ok{e} = rowok && wv{e};");
+        }
+        okdecl
+    }
+
+    /// The inner loop body: the source values, each tap's weights, the multiply-adds.
+    fn tap_body(&self, layout: &WLayout) -> String {
+        let bn = self.bn;
+        let mut body = String::new();
+        for e in &layout.used {
+            let _ = writeln!(
+                body,
+                "                let v{e} = select(0.0, src[u32(select(0, p + {e}, ok{e}))], ok{e});"
+            );
+        }
+        for (t, &kw) in layout.taps.iter().enumerate() {
+            let _ = writeln!(
+                body,
+                "                let wb{kw} = ((tapbase + {kw}u) * CK + ci) * CNP + co0;"
+            );
+            self.weight_loads(&mut body, kw);
+            for (i, row) in layout.offset.iter().enumerate() {
+                let e = row[t];
+                for jn in 0..bn {
+                    let _ = writeln!(
+                        body,
+                        "                a{i}_{jn} = a{i}_{jn} + v{e} * w{kw}_{jn};"
+                    );
+                }
+            }
+        }
+        body
+    }
+
+    /// The `bn` weights of tap `kw` as `w{kw}_{jn}`.
+    fn weight_loads(&self, body: &mut String, kw: i64) {
+        let bn = self.bn;
+        if self.subgroup_weights {
+            // Lane l of the subgroup loads weight l of each group of 8 channels; every lane
+            // reads the group's weights from the lanes that loaded them.
+            for q8 in 0..bn.div_ceil(8) {
+                let _ = writeln!(
+                    body,
+                    "                let m{kw}q{q8} = wt[min(wb{kw} + {}u + (lane & 7u), WLAST)];",
+                    q8 * 8
+                );
+            }
+            for jn in 0..bn {
+                let _ = writeln!(
+                    body,
+                    "                let w{kw}_{jn} = subgroupBroadcast(m{kw}q{}, {}u);",
+                    jn / 8,
+                    jn % 8
+                );
+            }
+        } else {
+            // Weights as vec4 loads (rows padded to a multiple of 4 channels on the host):
+            // one workgroup-uniform transaction on a GPU.
+            for q4 in 0..bn.div_ceil(4) {
+                let _ = writeln!(
+                    body,
+                    "                let w{kw}q{q4} = wt[min(wb{kw} / 4u + {q4}u, WLAST4)];"
+                );
+            }
+            for jn in 0..bn {
+                let lane = ["x", "y", "z", "w"][(jn % 4) as usize];
+                let _ = writeln!(
+                    body,
+                    "                let w{kw}_{jn} = w{kw}q{}.{lane};",
+                    jn / 4
+                );
+            }
+        }
+    }
+
+    /// Writes the tile's outputs that lie inside the output.
+    fn store(&self) -> String {
+        let mut store = String::new();
+        for i in 0..self.tm {
+            let _ = writeln!(store, "        if jw0 + {i}u < JW {{");
+            for jn in 0..self.bn {
+                let _ = writeln!(
+                    store,
+                    "            if co0 + {jn}u < CN {{ dst[obase + (co0 + {jn}u) * DVOL + (jw0 + {i}u) * STEP + RW] = a{i}_{jn}; }}"
+                );
+            }
+            let _ = writeln!(store, "        }}");
+        }
+        store
+    }
+}
+
+/// Where a tile's W taps read, relative to its first source position.
+struct WLayout {
+    /// The kernel taps along W that contribute (all of them forward).
+    taps: Vec<i64>,
+    /// The smallest source offset, which `wbase` includes.
+    c0: i64,
+    /// Every offset (minus `c0`) the tile reads.
+    used: std::collections::BTreeSet<i64>,
+    /// `offset[i][t]`: the offset row `i` reads for tap `taps[t]`.
+    offset: Vec<Vec<i64>>,
 }
 
 /// One launch of `conv3d_wgrad.wgsl`.
@@ -353,114 +402,22 @@ impl WgradSpec {
 
     /// The complete WGSL source (sizes excluded: they come from [`WgradSpec::info`]).
     pub fn source(&self) -> String {
-        let (ks, s, tco, qb) = (self.ks as i64, self.stride as i64, self.tco, self.qb);
-        let mut decl = String::new();
-        for b in 0..qb {
-            for c in 0..tco {
-                for k in 0..ks {
-                    let _ = writeln!(decl, "    var a{b}_{c}_{k}: f32 = 0.0;");
-                }
-            }
-            for k in 0..ks {
-                let _ = writeln!(decl, "    var v{b}_{k}: f32 = 0.0;");
-            }
-        }
-        let load = |b: u32, pos: String| -> String {
-            format!(
-                "select(0.0, x[u32(select(0, xrow{b} + {pos}, rowok{b} && {pos} >= 0 && {pos} < SW))], rowok{b} && {pos} >= 0 && {pos} < SW)"
-            )
-        };
-        // Window v_k holds input position ow*S - P + k. Before the walk, preload the entries that
-        // the first shift keeps: v_m = position (m - S) - P for m >= S.
-        let mut pre = String::new();
-        for b in 0..qb {
-            let _ = writeln!(pre, "        let rowok{b} = rowok && ci + {b}u * CIH < CI;");
-            let _ = writeln!(pre, "        let xrow{b} = xrow + i32({b}u * CIH * SVOL);");
-            for m in s..ks {
-                let pos = format!("({} - P)", m - s);
-                let _ = writeln!(pre, "        v{b}_{m} = {};", load(b, pos));
-            }
-        }
-        // One output voxel `ow` of the walk; `tag` keeps the names of unrolled copies apart.
-        let step = |ow: &str, tag: &str| -> String {
-            let mut body = String::new();
-            let first_new = (ks - s).max(0);
-            for b in 0..qb {
-                for k in 0..ks {
-                    if k + s < ks {
-                        let _ = writeln!(body, "            v{b}_{k} = v{b}_{};", k + s);
-                    }
-                }
-                for k in first_new..ks {
-                    let pos = format!("(i32({ow}) * S - P + {k})");
-                    let _ = writeln!(body, "            v{b}_{k} = {};", load(b, pos));
-                }
-            }
-            if self.subgroup_dy {
-                for q8 in 0..tco.div_ceil(8) {
-                    let _ = writeln!(
-                        body,
-                        "            let gl{q8}{tag} = dy[min(gbase + ({}u + (lane & 7u)) * OVOL + {ow}, DYLAST)];",
-                        q8 * 8
-                    );
-                }
-            }
-            for c in 0..tco {
-                if self.subgroup_dy {
-                    let _ = writeln!(
-                        body,
-                        "            let g{c}{tag} = subgroupBroadcast(gl{}{tag}, {}u);",
-                        c / 8,
-                        c % 8
-                    );
-                } else {
-                    let _ = writeln!(
-                        body,
-                        "            let g{c}{tag} = dy[min(gbase + {c}u * OVOL + {ow}, DYLAST)];"
-                    );
-                }
-                for b in 0..qb {
-                    for k in 0..ks {
-                        let _ = writeln!(
-                            body,
-                            "            a{b}_{c}_{k} = a{b}_{c}_{k} + g{c}{tag} * v{b}_{k};"
-                        );
-                    }
-                }
-            }
-            body
-        };
-        let body = step("ow", "");
+        let body = self.walk_step("ow", "");
         let unrolled: String = (0..self.unroll)
-            .map(|u| step(&format!("(ow + {u}u)"), &format!("_{u}")))
+            .map(|u| self.walk_step(&format!("(ow + {u}u)"), &format!("_{u}")))
             .collect();
-        let mut store = String::new();
-        for b in 0..qb {
-            let _ = writeln!(store, "    if live && ci + {b}u * CIH < CI {{");
-            for c in 0..tco {
-                let _ = writeln!(store, "        if co0 + {c}u < CO {{");
-                for k in 0..ks {
-                    let _ = writeln!(
-                        store,
-                        "            part[((wg.z * CO + co0 + {c}u) * Q + q + {b}u * CIH * KS * KS) * KS + {k}u] = a{b}_{c}_{k};"
-                    );
-                }
-                let _ = writeln!(store, "        }}");
-            }
-            let _ = writeln!(store, "    }}");
-        }
         let mut vars: Vec<(&str, String)> = vec![
             ("ks", self.ks.to_string()),
             ("stride", self.stride.to_string()),
             ("pad", self.pad.to_string()),
-            ("tco", tco.to_string()),
-            ("qb", qb.to_string()),
-            ("decl", decl),
-            ("pre", pre),
+            ("tco", self.tco.to_string()),
+            ("qb", self.qb.to_string()),
+            ("decl", self.declarations()),
+            ("pre", self.preload()),
             ("unroll", self.unroll.to_string()),
             ("unrolled", unrolled),
             ("body", body),
-            ("store", store),
+            ("store", self.store()),
         ];
         let (lane_builtin, leave) = if self.subgroup_dy {
             (
@@ -473,6 +430,118 @@ impl WgradSpec {
         vars.push(("lane_builtin", lane_builtin.to_string()));
         vars.push(("leave", leave.to_string()));
         fill(WGRAD_WGSL, &vars)
+    }
+
+    /// The accumulators and the sliding input window of every column.
+    fn declarations(&self) -> String {
+        let ks = self.ks as i64;
+        let mut decl = String::new();
+        for b in 0..self.qb {
+            for c in 0..self.tco {
+                for k in 0..ks {
+                    let _ = writeln!(decl, "    var a{b}_{c}_{k}: f32 = 0.0;");
+                }
+            }
+            for k in 0..ks {
+                let _ = writeln!(decl, "    var v{b}_{k}: f32 = 0.0;");
+            }
+        }
+        decl
+    }
+
+    /// The input value of column `b` at W position `pos` (0 outside the row).
+    fn load(b: u32, pos: String) -> String {
+        format!(
+            "select(0.0, x[u32(select(0, xrow{b} + {pos}, rowok{b} && {pos} >= 0 && {pos} < SW))], rowok{b} && {pos} >= 0 && {pos} < SW)"
+        )
+    }
+
+    /// Window v_k holds input position ow*S - P + k. Before the walk, preload the entries that
+    /// the first shift keeps: v_m = position (m - S) - P for m >= S.
+    fn preload(&self) -> String {
+        let (ks, s) = (self.ks as i64, self.stride as i64);
+        let mut pre = String::new();
+        for b in 0..self.qb {
+            let _ = writeln!(pre, "        let rowok{b} = rowok && ci + {b}u * CIH < CI;");
+            let _ = writeln!(pre, "        let xrow{b} = xrow + i32({b}u * CIH * SVOL);");
+            for m in s..ks {
+                let pos = format!("({} - P)", m - s);
+                let _ = writeln!(pre, "        v{b}_{m} = {};", Self::load(b, pos));
+            }
+        }
+        pre
+    }
+
+    /// One output voxel `ow` of the walk; `tag` keeps the names of unrolled copies apart.
+    fn walk_step(&self, ow: &str, tag: &str) -> String {
+        let (ks, s, tco, qb) = (self.ks as i64, self.stride as i64, self.tco, self.qb);
+        let mut body = String::new();
+        let first_new = (ks - s).max(0);
+        for b in 0..qb {
+            for k in 0..ks {
+                if k + s < ks {
+                    let _ = writeln!(body, "            v{b}_{k} = v{b}_{};", k + s);
+                }
+            }
+            for k in first_new..ks {
+                let pos = format!("(i32({ow}) * S - P + {k})");
+                let _ = writeln!(body, "            v{b}_{k} = {};", Self::load(b, pos));
+            }
+        }
+        if self.subgroup_dy {
+            for q8 in 0..tco.div_ceil(8) {
+                let _ = writeln!(
+                    body,
+                    "            let gl{q8}{tag} = dy[min(gbase + ({}u + (lane & 7u)) * OVOL + {ow}, DYLAST)];",
+                    q8 * 8
+                );
+            }
+        }
+        for c in 0..tco {
+            if self.subgroup_dy {
+                let _ = writeln!(
+                    body,
+                    "            let g{c}{tag} = subgroupBroadcast(gl{}{tag}, {}u);",
+                    c / 8,
+                    c % 8
+                );
+            } else {
+                let _ = writeln!(
+                    body,
+                    "            let g{c}{tag} = dy[min(gbase + {c}u * OVOL + {ow}, DYLAST)];"
+                );
+            }
+            for b in 0..qb {
+                for k in 0..ks {
+                    let _ = writeln!(
+                        body,
+                        "            a{b}_{c}_{k} = a{b}_{c}_{k} + g{c}{tag} * v{b}_{k};"
+                    );
+                }
+            }
+        }
+        body
+    }
+
+    /// Writes each column's partial sums of this split.
+    fn store(&self) -> String {
+        let ks = self.ks as i64;
+        let mut store = String::new();
+        for b in 0..self.qb {
+            let _ = writeln!(store, "    if live && ci + {b}u * CIH < CI {{");
+            for c in 0..self.tco {
+                let _ = writeln!(store, "        if co0 + {c}u < CO {{");
+                for k in 0..ks {
+                    let _ = writeln!(
+                        store,
+                        "            part[((wg.z * CO + co0 + {c}u) * Q + q + {b}u * CIH * KS * KS) * KS + {k}u] = a{b}_{c}_{k};"
+                    );
+                }
+                let _ = writeln!(store, "        }}");
+            }
+            let _ = writeln!(store, "    }}");
+        }
+        store
     }
 }
 

@@ -152,20 +152,7 @@ pub fn render(study: &Study, options: &MontageOptions) -> RgbImage {
     let mut image = RgbImage::from_pixel(width, height, BACKGROUND);
 
     if options.text {
-        for (col, m) in Modality::ALL.iter().enumerate() {
-            let x = column_x(col as u32, column_width);
-            let title = m.name();
-            let tx = x + (column_width.saturating_sub(text_width(title, 2))) / 2;
-            draw_text(&mut image, i64::from(tx), 4, title, 2, TEXT);
-        }
-        // The label column's title is its legend.
-        let parts = [("NCR", NCR_COLOUR), (" ED", ED_COLOUR), (" ET", ET_COLOUR)];
-        let total: u32 = parts.iter().map(|(t, _)| text_width(t, 2) + 12).sum();
-        let mut tx = column_x(4, column_width) + column_width.saturating_sub(total) / 2;
-        for (t, c) in parts {
-            draw_text(&mut image, i64::from(tx), 4, t, 2, Rgb(c));
-            tx += text_width(t, 2) + 12;
-        }
+        draw_titles(&mut image, column_width);
     }
 
     let mut y = title_height;
@@ -184,87 +171,144 @@ pub fn render(study: &Study, options: &MontageOptions) -> RgbImage {
                     .map(|v| grey_tile(v, &orientation, plane, index, (tw, th), flip))
             } else {
                 base.map(|v| {
-                    let mut tile = grey_tile(v, &orientation, plane, index, (tw, th), flip);
-                    if let Some(labels) = &study.labels {
-                        overlay_labels(
-                            &mut tile,
-                            labels,
-                            &orientation,
-                            plane,
-                            index,
-                            flip,
-                            study.convention,
-                            options.alpha,
-                        );
-                    }
-                    tile
+                    label_tile(
+                        study,
+                        v,
+                        &orientation,
+                        plane,
+                        index,
+                        (tw, th),
+                        flip,
+                        options.alpha,
+                    )
                 })
             };
             match tile {
                 Some(tile) => blit(&mut image, &tile, x, y),
-                None if options.text => {
-                    let msg = "MISSING";
-                    let tx = x + tw.saturating_sub(text_width(msg, 1)) / 2;
-                    draw_text(
-                        &mut image,
-                        i64::from(tx),
-                        i64::from(y + th / 2),
-                        msg,
-                        1,
-                        TEXT_DIM,
-                    );
-                }
+                None if options.text => draw_missing(&mut image, x, y, (tw, th)),
                 None => {}
             }
             if options.text && col == 0 {
-                draw_text(
-                    &mut image,
-                    i64::from(x + 3),
-                    i64::from(y + 3),
-                    plane.name(),
-                    1,
-                    TEXT_DIM,
-                );
-                let [left, right, top, bottom] = edge_letters(plane, flip);
-                let mid_y = i64::from(y + th / 2) - 3;
-                draw_text(
-                    &mut image,
-                    i64::from(x + 3),
-                    mid_y,
-                    &left.to_string(),
-                    1,
-                    TEXT_DIM,
-                );
-                draw_text(
-                    &mut image,
-                    i64::from(x + tw) - 8,
-                    mid_y,
-                    &right.to_string(),
-                    1,
-                    TEXT_DIM,
-                );
-                let mid_x = i64::from(x + tw / 2) - 2;
-                draw_text(
-                    &mut image,
-                    mid_x,
-                    i64::from(y + 3),
-                    &top.to_string(),
-                    1,
-                    TEXT_DIM,
-                );
-                draw_text(
-                    &mut image,
-                    mid_x,
-                    i64::from(y + th) - 10,
-                    &bottom.to_string(),
-                    1,
-                    TEXT_DIM,
-                );
+                draw_plane_letters(&mut image, plane, flip, x, y, (tw, th));
             }
         }
         y += th + GAP;
     }
     image
+}
+
+/// The label column's tile: the slice of `base` with `study`'s labels (if any) drawn over it.
+#[allow(clippy::too_many_arguments)]
+fn label_tile(
+    study: &Study,
+    base: &Volume,
+    orientation: &Orientation,
+    plane: Plane,
+    index: usize,
+    size: (u32, u32),
+    flip: bool,
+    alpha: f32,
+) -> Tile {
+    let mut tile = grey_tile(base, orientation, plane, index, size, flip);
+    if let Some(labels) = &study.labels {
+        overlay_labels(
+            &mut tile,
+            labels,
+            orientation,
+            plane,
+            index,
+            flip,
+            study.convention,
+            alpha,
+        );
+    }
+    tile
+}
+
+/// Column titles: the modality names, and over the label column its colour legend.
+fn draw_titles(image: &mut RgbImage, column_width: u32) {
+    for (col, m) in Modality::ALL.iter().enumerate() {
+        let x = column_x(col as u32, column_width);
+        let title = m.name();
+        let tx = x + (column_width.saturating_sub(text_width(title, 2))) / 2;
+        draw_text(image, i64::from(tx), 4, title, 2, TEXT);
+    }
+    // The label column's title is its legend.
+    let parts = [("NCR", NCR_COLOUR), (" ED", ED_COLOUR), (" ET", ET_COLOUR)];
+    let total: u32 = parts.iter().map(|(t, _)| text_width(t, 2) + 12).sum();
+    let mut tx = column_x(4, column_width) + column_width.saturating_sub(total) / 2;
+    for (t, c) in parts {
+        draw_text(image, i64::from(tx), 4, t, 2, Rgb(c));
+        tx += text_width(t, 2) + 12;
+    }
+}
+
+/// "MISSING" in the empty place of a `tw`×`th` tile at (`x`, `y`).
+fn draw_missing(image: &mut RgbImage, x: u32, y: u32, (tw, th): (u32, u32)) {
+    let msg = "MISSING";
+    let tx = x + tw.saturating_sub(text_width(msg, 1)) / 2;
+    draw_text(
+        image,
+        i64::from(tx),
+        i64::from(y + th / 2),
+        msg,
+        1,
+        TEXT_DIM,
+    );
+}
+
+/// The plane's name and the orientation letters at the edges of a tile `tw`×`th` at (`x`, `y`).
+fn draw_plane_letters(
+    image: &mut RgbImage,
+    plane: Plane,
+    flip: bool,
+    x: u32,
+    y: u32,
+    (tw, th): (u32, u32),
+) {
+    draw_text(
+        image,
+        i64::from(x + 3),
+        i64::from(y + 3),
+        plane.name(),
+        1,
+        TEXT_DIM,
+    );
+    let [left, right, top, bottom] = edge_letters(plane, flip);
+    let mid_y = i64::from(y + th / 2) - 3;
+    draw_text(
+        image,
+        i64::from(x + 3),
+        mid_y,
+        &left.to_string(),
+        1,
+        TEXT_DIM,
+    );
+    draw_text(
+        image,
+        i64::from(x + tw) - 8,
+        mid_y,
+        &right.to_string(),
+        1,
+        TEXT_DIM,
+    );
+    let mid_x = i64::from(x + tw / 2) - 2;
+    draw_text(
+        image,
+        mid_x,
+        i64::from(y + 3),
+        &top.to_string(),
+        1,
+        TEXT_DIM,
+    );
+    draw_text(
+        image,
+        mid_x,
+        i64::from(y + th) - 10,
+        &bottom.to_string(),
+        1,
+        TEXT_DIM,
+    );
 }
 
 fn column_x(col: u32, column_width: u32) -> u32 {

@@ -86,11 +86,7 @@ impl Study {
 
     /// The modalities present, as an availability mask.
     pub fn available(&self) -> Availability {
-        Availability::from_modalities(
-            Modality::ALL
-                .into_iter()
-                .filter(|m| self.modality(*m).is_some()),
-        )
+        Availability::from_flags(self.modalities.each_ref().map(Option::is_some))
     }
 
     /// The volume that defines the study's grid: the first modality present, else the labels.

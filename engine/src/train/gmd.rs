@@ -393,7 +393,7 @@ mod tests {
         assert_eq!(step_subsets(15, &mut rng), Availability::all_subsets());
         let five = step_subsets(5, &mut ChaCha8Rng::seed_from_u64(9));
         let mut distinct = five.clone();
-        distinct.sort_by_key(|a| a.0);
+        distinct.sort_by_key(|a| a.id());
         distinct.dedup();
         assert_eq!(distinct.len(), 5);
         assert_eq!(five, step_subsets(5, &mut ChaCha8Rng::seed_from_u64(9)));

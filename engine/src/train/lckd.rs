@@ -162,13 +162,13 @@ impl Strategy for Lckd {
     }
 
     fn save_state(&self) -> Result<Vec<u8>, TrainError> {
-        Ok(vec![self.teachers.0])
+        Ok(vec![self.teachers.id()])
     }
 
     fn load_state(&mut self, bytes: &[u8]) -> Result<(), TrainError> {
         match bytes {
             [mask] if (1..16).contains(mask) => {
-                self.teachers = Availability(*mask);
+                self.teachers = Availability::from_id(*mask);
                 Ok(())
             }
             _ => Err(TrainError::Checkpoint(

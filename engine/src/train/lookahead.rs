@@ -16,7 +16,7 @@
 
 use super::batch::TensorBatch;
 use super::loss::{pairwise_weighted_l1_learnable, segmentation};
-use super::metakd::ModalityWeights;
+use super::modality_weights::ModalityWeights;
 use crate::model::MetaKdNet;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;

@@ -15,10 +15,13 @@ pub mod lckd;
 pub mod lookahead;
 pub mod loss;
 pub mod metakd;
+pub mod metrics_log;
+pub mod modality_weights;
 pub mod run;
 pub mod strategy;
 
 pub use config::{Compute, Method, TrainConfig};
+pub use metrics_log::{read_metrics, MetricsLog, StepMetrics, ValidationMetrics};
 pub use run::{train, RunPaths, TrainEvent, TrainOutcome};
 
 use crate::data::error::DataError;

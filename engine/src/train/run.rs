@@ -7,6 +7,7 @@ use super::gmd::Gmd;
 use super::lckd::Lckd;
 use super::loss::{scalar, segmentation};
 use super::metakd::{MetaKd, VirtualSteps};
+use super::metrics_log::{append_line, StepMetrics, ValidationMetrics};
 use super::strategy::{Baseline, Strategy};
 use super::TrainError;
 use crate::data::augment::AugmentConfig;
@@ -15,16 +16,15 @@ use crate::data::dataset::{load_split, Requirements};
 use crate::data::error::OnBadCase;
 use crate::data::loader::{make_batch, Batch, Loader, LoaderConfig, SubsetScope};
 use crate::data::patches::PatchConfig;
-use crate::data::preprocess::{PreparedCase, PreprocessConfig};
 use crate::data::subsets::SubsetSampler;
 use crate::model::file::{ModelMeta, RUN_MODEL_FILE};
 use crate::model::{MetaKdNet, ModelFile};
+use crate::prepare::{PreparedCase, PreprocessConfig};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::Device;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -55,35 +55,6 @@ impl RunPaths {
     pub fn model(&self) -> PathBuf {
         self.dir.join(RUN_MODEL_FILE)
     }
-}
-
-/// One network iteration's numbers (also one line of `metrics.jsonl`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct StepMetrics {
-    pub iteration: u64,
-    pub loss: f32,
-    pub dice_loss: f32,
-    pub bce_loss: f32,
-    /// The strategy's extra term before its weight (MetaKD's distillation), if any.
-    pub kd_loss: Option<f32>,
-    pub learning_rate: f64,
-    /// FLAIR, T1, T1ce, T2.
-    pub modality_weights: Option<[f32; 4]>,
-    /// LCKD's elected teachers, e.g. `FLAIR+T1ce`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub teachers: Option<String>,
-    /// The modalities the batch kept, e.g. `FLAIR+T1ce` (GMD: the step's subsets, e.g.
-    /// `T1 | FLAIR+T2`).
-    pub subset: String,
-    /// Wall time of this iteration (meta round included).
-    pub seconds: f64,
-}
-
-/// Patch-level validation Dice (WT, TC, ET) with all modalities.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ValidationMetrics {
-    pub iteration: u64,
-    pub val_dice: [f32; 3],
 }
 
 /// What a run reports while it works.
@@ -331,21 +302,6 @@ fn plain_step(
     Ok((grads, [loss_value, dice_loss, bce_loss], kd_loss))
 }
 
-fn append_line(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainError> {
-    let io = |e: std::io::Error| TrainError::Io {
-        path: path.to_path_buf(),
-        message: format!("cannot append metrics: {e}"),
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    let mut line = serde_json::to_vec(value).expect("metrics serialise");
-    line.push(b'\n');
-    file.write_all(&line).map_err(io)
-}
-
 /// Runs (or, with `resume`, continues) a training run in `run_dir` on the cases of `data`
 /// (see the module docs). `stop` asks the loop to checkpoint and return at the next iteration.
 pub fn train(
@@ -366,17 +322,8 @@ pub fn train(
     device.seed(config.seed);
     let (train_cases, val_cases, problems) = load_data(data, config.validation_fraction)?;
     let mut strategy = strategy(config, &train_cases, &val_cases, &device);
-    let fresh =
-        MetaKdNet::new(&config.model, &device).map_err(|e| TrainError::Device(e.to_string()))?;
-    let (mut net, mut optim, first) = if resume {
-        let ck = checkpoint::load(&paths.checkpoint(), fresh, optimizer(&config.optim))?;
-        strategy.load_state(&ck.strategy_state)?;
-        (ck.net, ck.optim, ck.iteration)
-    } else {
-        atomic_write_text(&paths.config(), &config.to_toml())?;
-        let _ = std::fs::remove_file(paths.metrics());
-        (fresh, optimizer(&config.optim), 0)
-    };
+    let (mut net, mut optim, first) =
+        start_or_resume(config, &paths, resume, strategy.as_mut(), &device)?;
     let validation: Vec<Batch> = (0..config.validation_patches as u64)
         .map(|i| make_batch(&val_cases, &single_patch_config(config, 200, false), i))
         .collect();
@@ -394,14 +341,7 @@ pub fn train(
     let mut loader: Option<(bool, Loader)> = None;
     for t in first..config.iterations {
         if stop.load(Ordering::SeqCst) {
-            checkpoint::save(
-                &paths.checkpoint(),
-                t,
-                strategy.name(),
-                &net,
-                &optim,
-                &strategy.save_state()?,
-            )?;
+            save_checkpoint(&paths, t, strategy.as_ref(), &net, &optim)?;
             let outcome = TrainOutcome::Stopped {
                 iteration: t,
                 checkpoint: paths.checkpoint(),
@@ -422,37 +362,13 @@ pub fn train(
                 "the batch stream ended early".into(),
             ))
         })?;
-        let batch = TensorBatch::new(&batch, &device);
-        let lr = learning_rate(config, t);
-        let batch_subset = batch
-            .availability
-            .first()
-            .map(|a| a.label())
-            .unwrap_or_default();
-        let (grads, [loss_value, dice_loss, bce_loss], kd_loss, subset) =
-            match strategy.own_step(t, &net, &batch) {
-                Some(step) => {
-                    let step = step?;
-                    (step.grads, [step.loss, step.loss, 0.0], None, step.subsets)
-                }
-                None => {
-                    let (grads, losses, kd) = plain_step(strategy.as_ref(), &net, &batch, t)?;
-                    (grads, losses, kd, batch_subset)
-                }
-            };
-        net = optim.step(lr, net, grads);
-        let step = StepMetrics {
-            iteration: t,
-            loss: loss_value,
-            dice_loss,
-            bce_loss,
-            kd_loss,
-            learning_rate: lr,
-            modality_weights: strategy.modality_weights(),
-            teachers: strategy.teachers().map(|t| t.label()),
-            subset,
-            seconds: started.elapsed().as_secs_f64(),
+        let step;
+        let update = Update {
+            t,
+            started,
+            batch: &batch,
         };
+        (net, step) = iteration(config, update, strategy.as_mut(), net, &mut optim, &device)?;
         append_line(&paths.metrics(), &step)?;
         send(TrainEvent::Step(step));
         let done = t + 1;
@@ -465,14 +381,7 @@ pub fn train(
             send(TrainEvent::Validation(metrics));
         }
         if done % config.checkpoint_every == 0 || done == config.iterations {
-            checkpoint::save(
-                &paths.checkpoint(),
-                done,
-                strategy.name(),
-                &net,
-                &optim,
-                &strategy.save_state()?,
-            )?;
+            save_checkpoint(&paths, done, strategy.as_ref(), &net, &optim)?;
             send(TrainEvent::Checkpoint { iteration: done });
         }
     }
@@ -489,6 +398,99 @@ pub fn train(
     };
     send(TrainEvent::Finished(outcome.clone()));
     Ok(outcome)
+}
+
+/// A fresh network and optimiser (writing `run.toml` and clearing the metrics), or those of
+/// the run's checkpoint with the strategy's state; and the first iteration to run.
+fn start_or_resume(
+    config: &TrainConfig,
+    paths: &RunPaths,
+    resume: bool,
+    strategy: &mut dyn Strategy,
+    device: &Device,
+) -> Result<(MetaKdNet, ModuleOptimizer, u64), TrainError> {
+    let fresh =
+        MetaKdNet::new(&config.model, device).map_err(|e| TrainError::Device(e.to_string()))?;
+    if resume {
+        let ck = checkpoint::load(&paths.checkpoint(), fresh, optimizer(&config.optim))?;
+        strategy.load_state(&ck.strategy_state)?;
+        Ok((ck.net, ck.optim, ck.iteration))
+    } else {
+        atomic_write_text(&paths.config(), &config.to_toml())?;
+        let _ = std::fs::remove_file(paths.metrics());
+        Ok((fresh, optimizer(&config.optim), 0))
+    }
+}
+
+/// The network update of iteration `t`: its batch, and when the iteration (meta round
+/// included) started.
+struct Update<'a> {
+    t: u64,
+    started: Instant,
+    batch: &'a Batch,
+}
+
+/// The network update of one iteration: the strategy's own step or the plain one, then the
+/// optimiser step. Returns the updated network and the step's numbers.
+fn iteration(
+    config: &TrainConfig,
+    update: Update,
+    strategy: &mut dyn Strategy,
+    net: MetaKdNet,
+    optim: &mut ModuleOptimizer,
+    device: &Device,
+) -> Result<(MetaKdNet, StepMetrics), TrainError> {
+    let Update { t, started, batch } = update;
+    let batch = TensorBatch::new(batch, device);
+    let lr = learning_rate(config, t);
+    let batch_subset = batch
+        .availability
+        .first()
+        .map(|a| a.label())
+        .unwrap_or_default();
+    let (grads, [loss_value, dice_loss, bce_loss], kd_loss, subset) =
+        match strategy.own_step(t, &net, &batch) {
+            Some(step) => {
+                let step = step?;
+                (step.grads, [step.loss, step.loss, 0.0], None, step.subsets)
+            }
+            None => {
+                let (grads, losses, kd) = plain_step(strategy, &net, &batch, t)?;
+                (grads, losses, kd, batch_subset)
+            }
+        };
+    let net = optim.step(lr, net, grads);
+    let step = StepMetrics {
+        iteration: t,
+        loss: loss_value,
+        dice_loss,
+        bce_loss,
+        kd_loss,
+        learning_rate: lr,
+        modality_weights: strategy.modality_weights(),
+        teachers: strategy.teachers().map(|t| t.label()),
+        subset,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok((net, step))
+}
+
+/// Writes the run's checkpoint at iteration `t` (atomically).
+fn save_checkpoint(
+    paths: &RunPaths,
+    t: u64,
+    strategy: &dyn Strategy,
+    net: &MetaKdNet,
+    optim: &ModuleOptimizer,
+) -> Result<(), TrainError> {
+    checkpoint::save(
+        &paths.checkpoint(),
+        t,
+        strategy.name(),
+        net,
+        optim,
+        &strategy.save_state()?,
+    )
 }
 
 fn atomic_write_text(path: &Path, text: &str) -> Result<(), TrainError> {

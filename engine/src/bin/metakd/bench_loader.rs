@@ -13,8 +13,8 @@ use engine::data::dataset::{load_split, Requirements};
 use engine::data::error::OnBadCase;
 use engine::data::loader::{Loader, LoaderConfig, SubsetScope};
 use engine::data::patches::PatchConfig;
-use engine::data::preprocess::{prepare, PreprocessConfig};
 use engine::data::subsets::SubsetSampler;
+use engine::prepare::{prepare, PreprocessConfig};
 use engine::study::{Availability, LabelConvention, Study};
 use engine::volume::{Affine, Volume};
 use rayon::prelude::*;
@@ -124,7 +124,7 @@ fn bench(args: &Args) -> Result<Report, String> {
                 .ok_or_else(|| format!("--split {}: use train, val or test", args.split))?;
             let (list, earlier) = CaseList::open(dir).map_err(|e| e.to_string())?;
             let needs = Requirements {
-                modalities: Availability(0),
+                modalities: Availability::NONE,
                 labels: true,
             };
             let ds = load_split(&list, split, &earlier, needs, &prep, OnBadCase::Skip)

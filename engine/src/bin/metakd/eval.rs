@@ -4,8 +4,8 @@
 
 use engine::compute::{self, Compute};
 use engine::data::cases::Split;
+use engine::infer::eval::{evaluate, load_cases};
 use engine::infer::Segmenter;
-use engine::metrics::eval::{evaluate, load_cases};
 use engine::model::file::bundled_model_path;
 use engine::study::Availability;
 use std::path::PathBuf;

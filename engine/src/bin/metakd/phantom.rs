@@ -1,7 +1,7 @@
 //! `metakd phantom`: writes synthetic BraTS-like cases in the BraTS 2018–2021 layout
 //! (`DIR/<case>/<case>_{flair,t1,t1ce,t2,seg}.nii.gz`) plus `DIR/cases.csv` (case, split).
 
-use engine::data::phantom::{write_dataset, PhantomConfig, PhantomSize, WrittenCase};
+use engine::phantom::{write_dataset, PhantomConfig, PhantomSize, WrittenCase};
 use engine::study::LabelConvention;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -116,14 +116,8 @@ fn segment(args: &Args) -> Result<(), String> {
         })
         .map_err(|e| e.to_string())?;
     eprintln!();
-    let reference = study
-        .modalities
-        .iter()
-        .flatten()
-        .next()
-        .expect("segmented, so an image exists");
-    write_labels(&args.out, &labels, reference).map_err(|e| e.to_string())?;
-    let used = Availability(kept.0 & study.available().0);
+    write_labels(&args.out, &labels, study.reference()).map_err(|e| e.to_string())?;
+    let used = kept.intersection(study.available());
     eprintln!(
         "{}: labels of {} from {} in {:.1} s",
         args.out.display(),

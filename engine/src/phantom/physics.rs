@@ -145,7 +145,7 @@ impl Acquisition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::phantom::anatomy::{CSF, GM, WM};
+    use crate::phantom::anatomy::{CSF, GM, WM};
 
     #[test]
     fn reference_contrasts_are_ordered() {

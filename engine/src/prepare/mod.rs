@@ -1,4 +1,5 @@
-//! Preprocessing of one case for training: from a [`Study`] to a [`PreparedCase`].
+//! `engine::prepare` owns what training, inference and evaluation share: one study cropped to
+//! the brain and normalised, from a [`Study`] to a [`PreparedCase`].
 //!
 //! Axis order: a prepared case is `[D, H, W] = [nz, ny, nx]` of the source grid, i.e. the
 //! on-disk order with `x` fastest, so the source voxels are used without any transposition:
@@ -18,7 +19,10 @@
 //!    under the study's label convention, plus the list of tumour voxels used to centre
 //!    foreground patches.
 
-use super::error::DataError;
+mod error;
+
+pub use error::PrepareError;
+
 use crate::study::{check_same_grid, label_value, Availability, LabelConvention, Region, Study};
 use crate::volume::Volume;
 
@@ -133,89 +137,25 @@ impl PreparedCase {
 }
 
 /// Crops, normalises and converts the labels of one study (see the module docs).
-pub fn prepare(study: &Study, cfg: &PreprocessConfig) -> Result<PreparedCase, DataError> {
-    let bad = |reason: String| DataError::BadCase {
-        case: study.name.clone(),
-        reason,
-    };
+pub fn prepare(study: &Study, cfg: &PreprocessConfig) -> Result<PreparedCase, PrepareError> {
     check_config(cfg)?;
     let volumes: Vec<&Volume> = study.modalities.iter().flatten().collect();
-    let Some(reference) = volumes.first().copied() else {
-        return Err(bad(
-            "it has no MRI modality; training needs at least one of FLAIR, T1, T1ce, T2".into(),
-        ));
-    };
-    for v in volumes.iter().copied().chain(study.labels.as_ref()) {
-        if v.frames != 1 {
-            return Err(bad(format!(
-                "{} has {} frames; training needs 3D images (one frame)",
-                describe(v),
-                v.frames
-            )));
-        }
-        check_same_grid(reference, v).map_err(|source| DataError::Study {
-            case: study.name.clone(),
-            source,
-        })?;
-        if v.data.len() != v.voxels_per_frame() {
-            return Err(bad(format!(
-                "{} holds {} values for a {:?} grid",
-                describe(v),
-                v.data.len(),
-                v.shape
-            )));
-        }
-    }
+    let reference = check_volumes(study, &volumes)?;
     let [nx, ny, nz] = reference.shape;
     let source_shape = [nz, ny, nx];
-    let n = nx * ny * nz;
-
-    // Brain mask: nonzero (and finite) in any modality; tumour voxels count too.
-    let mut brain = vec![false; n];
-    for v in &volumes {
-        for (b, x) in brain.iter_mut().zip(&v.data) {
-            *b |= *x != 0.0 && x.is_finite();
-        }
-    }
+    let brain = brain_mask(&volumes);
     let label_values: Option<Vec<u8>> = study.labels.as_ref().map(|l| {
         l.data
             .iter()
             .map(|v| label_value(*v).unwrap_or(0))
             .collect()
     });
-    let mut bbox_mask = brain.clone();
-    if let Some(labels) = &label_values {
-        for (b, l) in bbox_mask.iter_mut().zip(labels) {
-            *b |= *l != 0;
-        }
-    }
     if !brain.contains(&true) {
-        return Err(bad(
-            "every modality is zero everywhere; there is no brain to train on".into(),
-        ));
+        return Err(PrepareError::NoBrain {
+            case: study.name.clone(),
+        });
     }
-    let Some((lo, hi)) = bounding_box(&bbox_mask, source_shape) else {
-        return Err(bad("the brain mask is empty".into()));
-    };
-    drop(bbox_mask);
-    let (offset, shape) = if cfg.crop_to_brain {
-        let mut offset = [0; 3];
-        let mut shape = [0; 3];
-        for a in 0..3 {
-            offset[a] = lo[a].saturating_sub(cfg.margin[a]);
-            let end = (hi[a] + 1 + cfg.margin[a]).min(source_shape[a]);
-            shape[a] = end - offset[a];
-        }
-        (offset, shape)
-    } else {
-        ([0; 3], source_shape)
-    };
-    let crop = Crop {
-        source: source_shape,
-        offset,
-        shape,
-    };
-
+    let crop = crop_box(&brain, label_values.as_deref(), source_shape, cfg);
     let brain_crop = crop.extract(&brain);
     drop(brain);
     let m = crop.voxels();
@@ -226,32 +166,112 @@ pub fn prepare(study: &Study, cfg: &PreprocessConfig) -> Result<PreparedCase, Da
             normalise_into(&values, &brain_crop, cfg, &mut image[c * m..(c + 1) * m]);
         }
     }
-
-    let regions = label_values.map(|labels| {
-        let conv = study.convention;
-        crop.extract(&labels)
-            .iter()
-            .map(|l| {
-                Region::ALL
-                    .iter()
-                    .filter(|r| conv.in_region(*l, **r))
-                    .fold(0u8, |bits, r| bits | region_bit(*r))
-            })
-            .collect::<Vec<u8>>()
-    });
+    let regions = label_values.map(|labels| region_bits(&crop.extract(&labels), study.convention));
     let foreground = foreground_voxels(regions.as_deref());
     Ok(PreparedCase {
         name: study.name.clone(),
-        shape,
+        shape: crop.shape,
         image,
         regions,
         foreground,
-        offset,
+        offset: crop.offset,
         source_shape,
         available: study.available(),
         inferior_first: inferior_first(&reference.affine),
         convention: study.convention,
     })
+}
+
+/// Checks that the study has a modality and that every volume is 3D, complete and on the
+/// first modality's grid; returns that first modality's volume.
+fn check_volumes<'a>(study: &'a Study, volumes: &[&'a Volume]) -> Result<&'a Volume, PrepareError> {
+    let case = || study.name.clone();
+    let Some(reference) = volumes.first().copied() else {
+        return Err(PrepareError::NoModality { case: case() });
+    };
+    for v in volumes.iter().copied().chain(study.labels.as_ref()) {
+        if v.frames != 1 {
+            return Err(PrepareError::NotThreeD {
+                case: case(),
+                file: describe(v),
+                frames: v.frames,
+            });
+        }
+        check_same_grid(reference, v).map_err(|source| PrepareError::Grid {
+            case: case(),
+            source,
+        })?;
+        if v.data.len() != v.voxels_per_frame() {
+            return Err(PrepareError::Size {
+                case: case(),
+                file: describe(v),
+                values: v.data.len(),
+                shape: v.shape,
+            });
+        }
+    }
+    Ok(reference)
+}
+
+/// Brain mask: nonzero (and finite) in any modality.
+fn brain_mask(volumes: &[&Volume]) -> Vec<bool> {
+    let mut brain = vec![false; volumes[0].data.len()];
+    for v in volumes {
+        for (b, x) in brain.iter_mut().zip(&v.data) {
+            *b |= *x != 0.0 && x.is_finite();
+        }
+    }
+    brain
+}
+
+/// The crop: the bounding box of the brain and the tumour labels, grown by the margin and
+/// clamped to the grid (or the whole grid when cropping is off). `brain` is not empty.
+fn crop_box(
+    brain: &[bool],
+    labels: Option<&[u8]>,
+    source_shape: [usize; 3],
+    cfg: &PreprocessConfig,
+) -> Crop {
+    if !cfg.crop_to_brain {
+        return Crop {
+            source: source_shape,
+            offset: [0; 3],
+            shape: source_shape,
+        };
+    }
+    let mut bbox_mask = brain.to_vec();
+    if let Some(labels) = labels {
+        for (b, l) in bbox_mask.iter_mut().zip(labels) {
+            *b |= *l != 0;
+        }
+    }
+    let (lo, hi) =
+        bounding_box(&bbox_mask, source_shape).expect("the brain mask was checked to be non-empty");
+    let mut offset = [0; 3];
+    let mut shape = [0; 3];
+    for a in 0..3 {
+        offset[a] = lo[a].saturating_sub(cfg.margin[a]);
+        let end = (hi[a] + 1 + cfg.margin[a]).min(source_shape[a]);
+        shape[a] = end - offset[a];
+    }
+    Crop {
+        source: source_shape,
+        offset,
+        shape,
+    }
+}
+
+/// Per-voxel region bits (see [`region_bit`]) of label values under `convention`.
+fn region_bits(labels: &[u8], convention: LabelConvention) -> Vec<u8> {
+    labels
+        .iter()
+        .map(|l| {
+            Region::ALL
+                .iter()
+                .filter(|r| convention.in_region(*l, **r))
+                .fold(0u8, |bits, r| bits | region_bit(*r))
+        })
+        .collect()
 }
 
 /// Whether the third voxel axis points mostly superior (world +z in RAS).
@@ -267,10 +287,10 @@ fn describe(v: &Volume) -> String {
         .unwrap_or_else(|| "a volume".into())
 }
 
-fn check_config(cfg: &PreprocessConfig) -> Result<(), DataError> {
+fn check_config(cfg: &PreprocessConfig) -> Result<(), PrepareError> {
     if let Some((lo, hi)) = cfg.clip_percentiles {
         if !(0.0..=100.0).contains(&lo) || !(0.0..=100.0).contains(&hi) || lo >= hi {
-            return Err(DataError::Config {
+            return Err(PrepareError::Config {
                 what: "clipping percentiles",
                 reason: format!("({lo}, {hi}): need 0 ≤ low < high ≤ 100, e.g. (0.5, 99.5)"),
             });
@@ -520,9 +540,9 @@ pub(crate) mod tests {
         (mean, var.sqrt(), v.len())
     }
 
-    #[test]
-    fn zscore_gives_unit_brain_statistics_and_zero_background() {
-        // A ball of "brain" with a smooth pattern plus a few extreme outliers per modality.
+    /// A ball of "brain" (radius 10 voxels in a 30×28×26 grid) with a smooth pattern plus a
+    /// few extreme outliers per modality; T1ce missing. Also returns the ball's membership test.
+    fn outlier_ball_study() -> (Study, Availability, impl Fn(usize, usize, usize) -> bool) {
         let shape = [30, 28, 26];
         let ball = |i: usize, j: usize, k: usize| {
             let d = |a: usize, c: f64| (a as f64 - c) / 10.0;
@@ -552,6 +572,12 @@ pub(crate) mod tests {
             },
             None,
         );
+        (study, avail, ball)
+    }
+
+    #[test]
+    fn zscore_gives_unit_brain_statistics_and_zero_background() {
+        let (study, avail, ball) = outlier_ball_study();
         let case = prepare(&study, &PreprocessConfig::default()).unwrap();
         let n = case.voxels();
         // Brain = nonzero in any modality = the ball; identify it from the source grid.
@@ -651,7 +677,7 @@ pub(crate) mod tests {
         };
         assert!(matches!(
             prepare(&ok, &bad_cfg),
-            Err(DataError::Config { .. })
+            Err(PrepareError::Config { .. })
         ));
         // A constant modality normalises to 0 without dividing by zero.
         let case = prepare(&ok, &PreprocessConfig::default()).unwrap();

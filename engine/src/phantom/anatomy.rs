@@ -248,6 +248,24 @@ impl Tube {
 /// the nuclei list: caudate head, caudate body, putamen, globus pallidus, thalamus.
 const NUCLEUS_GREY: [f32; 5] = [0.95, 0.9, 0.9, 0.5, 0.6];
 
+/// Box around the basal cisterns (under the diencephalon, around the brainstem).
+#[inline]
+fn near_basal_cisterns(p: [f32; 3]) -> bool {
+    p[0].abs() < 32.0 && (-44.0..16.0).contains(&p[1]) && p[2] < 0.0
+}
+
+/// Box around the medial temporal lobes (hippocampus and amygdala) on both sides.
+#[inline]
+fn near_medial_temporal_lobes(p: [f32; 3]) -> bool {
+    p[2] < 0.0 && p[0].abs() > 12.0 && p[1] < 12.0
+}
+
+/// Below and behind the central region, where the fourth ventricle lies.
+#[inline]
+fn near_fourth_ventricle(p: [f32; 3]) -> bool {
+    p[1] < -30.0 && p[2] < -15.0
+}
+
 /// The per-case anatomy: fixed layout plus random folding, sizes and asymmetries.
 #[derive(Debug, Clone)]
 pub struct Anatomy {
@@ -336,50 +354,8 @@ impl Anatomy {
         knobs: AnatomyKnobs,
     ) -> Anatomy {
         let e = Ellipsoid::new;
-        // Right lateral ventricle (x > 0) as a tube: (x, y, z, radius) along its centreline,
-        // from the frontal horn through the body and atrium to the occipital horn, and the
-        // temporal horn branching from the atrium forward and down.
-        let main_path: [[f32; 4]; 8] = [
-            [6.5, 30.0, 5.0, 3.5],
-            [8.5, 22.0, 10.0, 8.0],
-            [9.5, 10.0, 14.0, 9.0],
-            [10.0, -4.0, 16.5, 8.5],
-            [12.0, -18.0, 17.5, 7.5],
-            [19.0, -32.0, 13.5, 7.0],
-            [19.0, -46.0, 8.0, 4.0],
-            [15.5, -58.0, 4.0, 1.8],
-        ];
-        let temporal_path: [[f32; 4]; 4] = [
-            [20.0, -32.0, 13.0, 5.0],
-            [27.0, -30.0, 2.0, 4.0],
-            [31.0, -18.0, -10.0, 3.0],
-            [30.0, -5.0, -18.0, 2.0],
-        ];
-        let choroid_piece = e([20.5, -33.0, 11.5], [2.6, 4.5, 2.6]);
-        let mut lateral_ventricles = [Tube::default(), Tube::default()];
-        let mut choroid = [choroid_piece; 2];
-        for (side, scale) in side_scale.iter().enumerate() {
-            let s = ventricle_scale * scale;
-            // Larger ventricles are wider and spread apart a little; the left is the mirror.
-            let sign = if side == 0 { 1.0 } else { -1.0 };
-            let grow = |pt: [f32; 4]| {
-                [
-                    sign * (pt[0] + (s - 1.0) * (0.5 * pt[3] + 0.15 * pt[0])),
-                    pt[1] * (1.0 + 0.08 * (s - 1.0)),
-                    pt[2],
-                    pt[3] * s,
-                ]
-            };
-            lateral_ventricles[side] = Tube {
-                segments: vec![
-                    main_path.iter().copied().map(grow).collect(),
-                    temporal_path.iter().copied().map(grow).collect(),
-                ],
-            };
-            let mut c = choroid_piece.scaled([s, s, s]);
-            c.centre[0] = sign * (c.centre[0] + (s - 1.0) * 5.0);
-            choroid[side] = c;
-        }
+        let (lateral_ventricles, choroid) =
+            Anatomy::lateral_ventricles_and_choroid(ventricle_scale, side_scale);
         let vs = ventricle_scale;
         let ventricles = vec![
             e([0.0, -9.0, 2.0], [1.5 + 1.3 * vs, 13.0, 9.0]), // third ventricle
@@ -436,6 +412,59 @@ impl Anatomy {
             base_height: -21.0,
             folia: knobs.folia,
         }
+    }
+
+    /// The right and left lateral ventricles as tubes, and the choroid plexus in their atria,
+    /// grown by `ventricle_scale` times each side's `side_scale`.
+    fn lateral_ventricles_and_choroid(
+        ventricle_scale: f32,
+        side_scale: [f32; 2],
+    ) -> ([Tube; 2], [Ellipsoid; 2]) {
+        // Right lateral ventricle (x > 0) as a tube: (x, y, z, radius) along its centreline,
+        // from the frontal horn through the body and atrium to the occipital horn, and the
+        // temporal horn branching from the atrium forward and down.
+        let main_path: [[f32; 4]; 8] = [
+            [6.5, 30.0, 5.0, 3.5],
+            [8.5, 22.0, 10.0, 8.0],
+            [9.5, 10.0, 14.0, 9.0],
+            [10.0, -4.0, 16.5, 8.5],
+            [12.0, -18.0, 17.5, 7.5],
+            [19.0, -32.0, 13.5, 7.0],
+            [19.0, -46.0, 8.0, 4.0],
+            [15.5, -58.0, 4.0, 1.8],
+        ];
+        let temporal_path: [[f32; 4]; 4] = [
+            [20.0, -32.0, 13.0, 5.0],
+            [27.0, -30.0, 2.0, 4.0],
+            [31.0, -18.0, -10.0, 3.0],
+            [30.0, -5.0, -18.0, 2.0],
+        ];
+        let choroid_piece = Ellipsoid::new([20.5, -33.0, 11.5], [2.6, 4.5, 2.6]);
+        let mut lateral_ventricles = [Tube::default(), Tube::default()];
+        let mut choroid = [choroid_piece; 2];
+        for (side, scale) in side_scale.iter().enumerate() {
+            let s = ventricle_scale * scale;
+            // Larger ventricles are wider and spread apart a little; the left is the mirror.
+            let sign = if side == 0 { 1.0 } else { -1.0 };
+            let grow = |pt: [f32; 4]| {
+                [
+                    sign * (pt[0] + (s - 1.0) * (0.5 * pt[3] + 0.15 * pt[0])),
+                    pt[1] * (1.0 + 0.08 * (s - 1.0)),
+                    pt[2],
+                    pt[3] * s,
+                ]
+            };
+            lateral_ventricles[side] = Tube {
+                segments: vec![
+                    main_path.iter().copied().map(grow).collect(),
+                    temporal_path.iter().copied().map(grow).collect(),
+                ],
+            };
+            let mut c = choroid_piece.scaled([s, s, s]);
+            c.centre[0] = sign * (c.centre[0] + (s - 1.0) * 5.0);
+            choroid[side] = c;
+        }
+        (lateral_ventricles, choroid)
     }
 
     /// The cerebrum's outer hull (no fissure, no sulci), with the gap to the cerebellum.
@@ -636,7 +665,7 @@ impl Anatomy {
         let cerebellum = self.cerebellum_depth(p);
         let brainstem = self.brainstem_depth(p);
         let hull = self.cerebrum_hull(p, cerebellum);
-        let cistern = if p[0].abs() < 32.0 && (-44.0..16.0).contains(&p[1]) && p[2] < 0.0 {
+        let cistern = if near_basal_cisterns(p) {
             self.cistern.depth(p)
         } else {
             -100.0
@@ -664,109 +693,160 @@ impl Anatomy {
             f[WM] = 0.7 * tissue;
             f[DEEP_GM] = 0.3 * tissue;
         } else if cerebellum > cerebrum {
-            // Folia: fissures radiating from the centre in the sagittal plane.
-            let y = p[1] + 58.0;
-            let z = p[2] + 29.0;
-            let rho = (y * y + z * z).sqrt().max(1.0);
-            let wobble = 0.14 * self.variation.fbm([p[0] / 14.0, y / 14.0, z / 14.0], 2);
-            let theta = z.atan2(y) + wobble;
-            let phase = self.folia * theta;
-            let distance = phase.sin().abs() / self.folia * rho;
-            // Every third fissure cuts deep, splitting the cerebellum into lobules whose white
-            // matter branches out into the folia (the arbor vitae).
-            let lobule = (phase / 3.0).cos().abs().powi(6);
-            let reach = 6.0
-                + 8.0 * lobule
-                + 1.5 * self.variation.eval([p[0] / 9.0 + 50.0, y / 9.0, z / 9.0]);
-            // Fissures are cut from the surface inward in the sagittal plane, so their depth is
-            // measured in that plane (the narrow vermis would otherwise be cut through).
-            let sagittal = self
-                .cerebellum
-                .iter()
-                .fold(-100.0f32, |d, e| d.max(e.depth([e.centre[0], p[1], p[2]])));
-            let beyond = (sagittal - reach).max(0.0);
-            let fissure = (distance * distance + beyond * beyond).sqrt() - 0.45;
-            let pial = cerebellum.min(fissure);
-            let tissue = ramp(pial, voxel);
-            // White matter: the central body, and one branch along the middle of each lobule
-            // (halfway between its deep fissures) reaching out towards the folia.
-            let lobules = self.folia / 3.0;
-            let branch = (phase / 3.0).cos().abs() / lobules * rho;
-            let body = ramp(sagittal - 14.5, voxel);
-            let limb = ramp(1.2 - branch, voxel) * ramp(pial - 2.5, voxel);
-            let white = body.max(limb).min(tissue);
-            f[GM] = tissue - white;
-            f[WM] = white;
+            self.fill_cerebellum(p, voxel, cerebellum, &mut f);
         } else if cerebrum > -voxel {
-            let sulcal = self.sulcal_depth_at(p, hull, medial);
-            let pial = cerebrum.min(sulcal);
-            let thickness = self.cortex_thickness
-                * (1.0 + 0.2 * self.variation.eval(p.map(|v| v / 17.0 + 5.0)));
-            let tissue = ramp(pial, voxel);
-            let white = ramp(pial - thickness, voxel);
-            f[GM] = tissue - white;
-            f[WM] = white;
-            if self.central.depth(p) > -12.0 {
-                // The deepest-reaching nucleus decides; its edge is soft (a couple of mm) and
-                // the pallidum and thalamus are paler (more myelinated) than the striatum.
-                let (depth, grey) = self.nuclei.iter().enumerate().fold(
-                    (-100.0f32, 0.0f32),
-                    |(best, grey), (i, e)| {
+            self.fill_cerebrum(p, voxel, hull, medial, cerebrum, &mut f);
+        }
+
+        // Ventricles (CSF) with choroid plexus in the atria.
+        if self.central.depth(p) > -14.0 || near_fourth_ventricle(p) {
+            out.ventricle_depth = self.fill_ventricles(p, voxel, &mut f);
+        }
+
+        // The rest of the mask is CSF; vessels run through the sulcal and surface CSF.
+        self.fill_csf_and_vessels(p, voxel, mask, out.ventricle_depth, &mut f);
+        out.fractions = f;
+        out
+    }
+
+    /// Grey and white matter of the cerebellum at `p` (`cerebellum` mm inside its hull), into
+    /// `f`: a cortex cut by folia around the branching white matter of the arbor vitae.
+    #[inline]
+    fn fill_cerebellum(
+        &self,
+        p: [f32; 3],
+        voxel: f32,
+        cerebellum: f32,
+        f: &mut [f32; TISSUE_CLASSES],
+    ) {
+        // Folia: fissures radiating from the centre in the sagittal plane.
+        let y = p[1] + 58.0;
+        let z = p[2] + 29.0;
+        let rho = (y * y + z * z).sqrt().max(1.0);
+        let wobble = 0.14 * self.variation.fbm([p[0] / 14.0, y / 14.0, z / 14.0], 2);
+        let theta = z.atan2(y) + wobble;
+        let phase = self.folia * theta;
+        let distance = phase.sin().abs() / self.folia * rho;
+        // Every third fissure cuts deep, splitting the cerebellum into lobules whose white
+        // matter branches out into the folia (the arbor vitae).
+        let lobule = (phase / 3.0).cos().abs().powi(6);
+        let reach =
+            6.0 + 8.0 * lobule + 1.5 * self.variation.eval([p[0] / 9.0 + 50.0, y / 9.0, z / 9.0]);
+        // Fissures are cut from the surface inward in the sagittal plane, so their depth is
+        // measured in that plane (the narrow vermis would otherwise be cut through).
+        let sagittal = self
+            .cerebellum
+            .iter()
+            .fold(-100.0f32, |d, e| d.max(e.depth([e.centre[0], p[1], p[2]])));
+        let beyond = (sagittal - reach).max(0.0);
+        let fissure = (distance * distance + beyond * beyond).sqrt() - 0.45;
+        let pial = cerebellum.min(fissure);
+        let tissue = ramp(pial, voxel);
+        // White matter: the central body, and one branch along the middle of each lobule
+        // (halfway between its deep fissures) reaching out towards the folia.
+        let lobules = self.folia / 3.0;
+        let branch = (phase / 3.0).cos().abs() / lobules * rho;
+        let body = ramp(sagittal - 14.5, voxel);
+        let limb = ramp(1.2 - branch, voxel) * ramp(pial - 2.5, voxel);
+        let white = body.max(limb).min(tissue);
+        f[GM] = tissue - white;
+        f[WM] = white;
+    }
+
+    /// Cortex, white matter, deep grey nuclei and medial temporal grey of the cerebrum at `p`
+    /// (`cerebrum` mm below its hull and fissure), into `f`.
+    #[inline]
+    fn fill_cerebrum(
+        &self,
+        p: [f32; 3],
+        voxel: f32,
+        hull: f32,
+        medial: f32,
+        cerebrum: f32,
+        f: &mut [f32; TISSUE_CLASSES],
+    ) {
+        let sulcal = self.sulcal_depth_at(p, hull, medial);
+        let pial = cerebrum.min(sulcal);
+        let thickness =
+            self.cortex_thickness * (1.0 + 0.2 * self.variation.eval(p.map(|v| v / 17.0 + 5.0)));
+        let tissue = ramp(pial, voxel);
+        let white = ramp(pial - thickness, voxel);
+        f[GM] = tissue - white;
+        f[WM] = white;
+        if self.central.depth(p) > -12.0 {
+            // The deepest-reaching nucleus decides; its edge is soft (a couple of mm) and
+            // the pallidum and thalamus are paler (more myelinated) than the striatum.
+            let (depth, grey) =
+                self.nuclei
+                    .iter()
+                    .enumerate()
+                    .fold((-100.0f32, 0.0f32), |(best, grey), (i, e)| {
                         let d = e.depth(p);
                         if d > best {
                             (d, NUCLEUS_GREY[i % NUCLEUS_GREY.len()])
                         } else {
                             (best, grey)
                         }
-                    },
-                );
-                let deep = ramp(depth, voxel.max(2.0)) * grey;
-                f[DEEP_GM] = deep * tissue;
-                f[GM] *= 1.0 - deep;
-                f[WM] *= 1.0 - deep;
-            }
-            if p[2] < 0.0 && p[0].abs() > 12.0 && p[1] < 12.0 {
-                let mtl = self
-                    .medial_temporal
-                    .iter()
-                    .fold(-100.0f32, |d, e| d.max(e.depth(p)));
-                let grey = ramp(mtl, voxel);
-                f[GM] += f[WM] * grey;
-                f[WM] *= 1.0 - grey;
-            }
+                    });
+            let deep = ramp(depth, voxel.max(2.0)) * grey;
+            f[DEEP_GM] = deep * tissue;
+            f[GM] *= 1.0 - deep;
+            f[WM] *= 1.0 - deep;
         }
-
-        // Ventricles (CSF) with choroid plexus in the atria.
-        if self.central.depth(p) > -14.0 || (p[1] < -30.0 && p[2] < -15.0) {
-            let tube = if p[0] >= 0.0 {
-                &self.lateral_ventricles[0]
-            } else {
-                &self.lateral_ventricles[1]
-            };
-            // The caudate indents the lateral wall; the septum pellucidum separates the two.
-            let caudate = self
-                .caudate
+        if near_medial_temporal_lobes(p) {
+            let mtl = self
+                .medial_temporal
                 .iter()
                 .fold(-100.0f32, |d, e| d.max(e.depth(p)));
-            let mut v = tube.depth(p).min(-caudate - 0.3).min(p[0].abs() - 1.0);
-            for e in &self.ventricles {
-                v = smax(v, e.depth(p), 2.0);
-            }
-            out.ventricle_depth = v;
-            let fluid = ramp(v, voxel);
-            if fluid > 0.0 {
-                for t in [GM, WM, DEEP_GM] {
-                    f[t] *= 1.0 - fluid;
-                }
-                let plexus = ramp(
-                    self.choroid[0].depth(p).max(self.choroid[1].depth(p)),
-                    voxel,
-                );
-                f[CHOROID] = fluid * plexus;
-            }
+            let grey = ramp(mtl, voxel);
+            f[GM] += f[WM] * grey;
+            f[WM] *= 1.0 - grey;
         }
+    }
 
-        // The rest of the mask is CSF; vessels run through the sulcal and surface CSF.
+    /// Ventricle depth at `p` (mm); turns the tissue in `f` inside the ventricles into fluid
+    /// and adds the choroid plexus there.
+    #[inline]
+    fn fill_ventricles(&self, p: [f32; 3], voxel: f32, f: &mut [f32; TISSUE_CLASSES]) -> f32 {
+        let tube = if p[0] >= 0.0 {
+            &self.lateral_ventricles[0]
+        } else {
+            &self.lateral_ventricles[1]
+        };
+        // The caudate indents the lateral wall; the septum pellucidum separates the two.
+        let caudate = self
+            .caudate
+            .iter()
+            .fold(-100.0f32, |d, e| d.max(e.depth(p)));
+        let mut v = tube.depth(p).min(-caudate - 0.3).min(p[0].abs() - 1.0);
+        for e in &self.ventricles {
+            v = smax(v, e.depth(p), 2.0);
+        }
+        let fluid = ramp(v, voxel);
+        if fluid > 0.0 {
+            for t in [GM, WM, DEEP_GM] {
+                f[t] *= 1.0 - fluid;
+            }
+            let plexus = ramp(
+                self.choroid[0].depth(p).max(self.choroid[1].depth(p)),
+                voxel,
+            );
+            f[CHOROID] = fluid * plexus;
+        }
+        v
+    }
+
+    /// Fills the rest of the mask in `f` with CSF (scaling the tissue down where it overfills the
+    /// mask) and runs vessels through that CSF outside the ventricles.
+    #[inline]
+    fn fill_csf_and_vessels(
+        &self,
+        p: [f32; 3],
+        voxel: f32,
+        mask: f32,
+        ventricle_depth: f32,
+        f: &mut [f32; TISSUE_CLASSES],
+    ) {
         let solid: f32 = f[GM] + f[WM] + f[DEEP_GM] + f[CHOROID];
         if solid > mask {
             let k = mask / solid;
@@ -774,7 +854,7 @@ impl Anatomy {
         }
         let csf = (mask - f[GM] - f[WM] - f[DEEP_GM] - f[CHOROID]).max(0.0);
         f[CSF] = csf;
-        if csf > 0.25 && out.ventricle_depth < -1.0 {
+        if csf > 0.25 && ventricle_depth < -1.0 {
             let (n, g) = self.vessels.eval_grad(p.map(|v| v / 21.0));
             let gn = (g[0] * g[0] + g[1] * g[1] + g[2] * g[2]).sqrt().max(0.05) / 21.0;
             let distance = n.abs() / gn;
@@ -787,8 +867,6 @@ impl Anatomy {
                 f[CSF] -= vessel;
             }
         }
-        out.fractions = f;
-        out
     }
 }
 

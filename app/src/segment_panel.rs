@@ -1,0 +1,127 @@
+//! The side panel's "Segment" section: which model and device segment the open study, the
+//! running segmentation (progress, cancel), and the buttons that start it, open the compare
+//! window and save the shown layer. It renders the choices and says what the user asked for;
+//! the viewer carries it out.
+
+use crate::segmenting::{compute_name, ModelChoice, SegmentJob};
+use engine::compute::Compute;
+use std::path::PathBuf;
+
+/// The model and device used by Segment and Compare, and the segmentation in progress.
+pub struct SegmentPanel {
+    /// The model "Segment" and "Compare" use.
+    pub model: ModelChoice,
+    /// Where they run: wgpu (a GPU, or Mesa's lavapipe without one; faster than the CPU
+    /// backend for the bundled model even on lavapipe) or burn's CPU backend.
+    pub compute: Compute,
+    /// The segmentation running in the background, if any.
+    pub job: Option<SegmentJob>,
+}
+
+impl Default for SegmentPanel {
+    fn default() -> Self {
+        SegmentPanel {
+            model: ModelChoice::default(),
+            compute: Compute::Wgpu,
+            job: None,
+        }
+    }
+}
+
+/// What the section asks the viewer to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegmentAction {
+    None,
+    /// Segment the open study with the checked modalities.
+    Start,
+    /// Open the "Compare across dropouts" window.
+    OpenCompare,
+    /// Save the shown layer to this file.
+    SaveLayer(PathBuf),
+}
+
+impl SegmentPanel {
+    /// Draws the section; `can_save` says whether a layer is shown.
+    pub fn show(&mut self, ui: &mut egui::Ui, can_save: bool) -> SegmentAction {
+        ui.separator();
+        ui.strong("Segment");
+        ui.label(format!("Model: {}", self.model.describe()));
+        self.model_row(ui);
+        self.compute_row(ui);
+        let mut action = self.job_row(ui);
+        if ui
+            .button("Compare across dropouts…")
+            .on_hover_text("Segment under several modality subsets and score them")
+            .clicked()
+        {
+            action = SegmentAction::OpenCompare;
+        }
+        if can_save && ui.button("Save shown layer as NIfTI…").clicked() {
+            if let Some(path) = rfd::FileDialog::new()
+                .add_filter("NIfTI", &["nii.gz", "nii"])
+                .set_file_name("segmentation.nii.gz")
+                .save_file()
+            {
+                action = SegmentAction::SaveLayer(path);
+            }
+        }
+        action
+    }
+
+    fn model_row(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if ui
+                .button("Choose model…")
+                .on_hover_text("A model.metakd file or a training run folder")
+                .clicked()
+            {
+                if let Some(path) = rfd::FileDialog::new()
+                    .add_filter("MetaKD model", &["metakd"])
+                    .pick_file()
+                {
+                    self.model = ModelChoice::Path(path);
+                }
+            }
+            if self.model != ModelChoice::Bundled && ui.button("Bundled").clicked() {
+                self.model = ModelChoice::Bundled;
+            }
+        });
+    }
+
+    fn compute_row(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Run on");
+            for (compute, hover) in [
+                (
+                    Compute::Wgpu,
+                    "A GPU through wgpu, or Mesa's lavapipe (software Vulkan) where there is none",
+                ),
+                (Compute::Cpu, "burn's CPU backend"),
+            ] {
+                ui.radio_value(&mut self.compute, compute, compute_name(compute))
+                    .on_hover_text(hover);
+            }
+        });
+    }
+
+    /// The progress bar and Cancel while a segmentation runs, else the Segment button.
+    fn job_row(&mut self, ui: &mut egui::Ui) -> SegmentAction {
+        match &self.job {
+            Some(job) => {
+                ui.add(
+                    egui::ProgressBar::new(job.progress())
+                        .show_percentage()
+                        .text(format!("Segmenting with {}", job.name)),
+                );
+                if ui.button("Cancel").clicked() {
+                    job.cancel();
+                }
+                SegmentAction::None
+            }
+            None if ui.button("Segment with the checked modalities").clicked() => {
+                SegmentAction::Start
+            }
+            None => SegmentAction::None,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The evaluation runner: every case of a split segmented with every chosen subset of its
+//! modalities and scored per region against its label map, filling the 15-subset table
+//! ([`crate::metrics::EvalTable`]).
+
+use super::{InferError, Segmenter};
+use crate::data::cases::{CaseList, Split};
+use crate::metrics::{compare_regions, EvalTable, SubsetRow};
+use crate::prepare::PreparedCase;
+use crate::study::{Availability, Study};
+use std::path::Path;
+
+/// A case ready for evaluation: preprocessed, with its voxel spacing `[D, H, W]` in mm.
+pub struct EvalCase {
+    pub case: PreparedCase,
+    pub spacing: [f64; 3],
+}
+
+/// The labelled cases of `split` in the data set folder `data` (the first `limit`), prepared
+/// for `segmenter`, and the problems of cases the data set skipped. A split without cases, or
+/// a case without a label map, is an error naming the folder.
+pub fn load_cases(
+    data: &Path,
+    split: Split,
+    limit: Option<usize>,
+    segmenter: &Segmenter,
+) -> Result<(Vec<EvalCase>, Vec<String>), String> {
+    let (list, problems) = CaseList::open(data).map_err(|e| e.to_string())?;
+    let entries: Vec<_> = list
+        .split(split)
+        .take(limit.unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
+    if entries.is_empty() {
+        return Err(format!(
+            "{}: no cases in the {split} split; check cases.csv or choose another split",
+            data.display()
+        ));
+    }
+    let mut cases = Vec::new();
+    for entry in entries {
+        let study = Study::open_folder(&entry.dir).map_err(|e| e.to_string())?;
+        if study.labels.is_none() {
+            return Err(format!(
+                "{}: no label map; evaluation needs ground truth for every case",
+                entry.dir.display()
+            ));
+        }
+        let [sx, sy, sz] = study.reference().voxel_sizes();
+        let case = segmenter.prepare(&study).map_err(|e| e.to_string())?;
+        cases.push(EvalCase {
+            case,
+            spacing: [sz, sy, sx],
+        });
+    }
+    Ok((cases, problems.iter().map(|p| p.to_string()).collect()))
+}
+
+/// Evaluates `segmenter` on `cases` (each with a label map) under every subset in `subsets`.
+/// `progress(done, total)` counts segmentations; returning `false` cancels.
+pub fn evaluate(
+    segmenter: &Segmenter,
+    model_name: &str,
+    cases: &[EvalCase],
+    subsets: &[Availability],
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<EvalTable, InferError> {
+    let total = cases.len() * subsets.len();
+    let mut done = 0;
+    let mut rows = Vec::new();
+    for subset in subsets {
+        let mut per_case = Vec::new();
+        for c in cases {
+            let reference = c.case.region_targets().ok_or_else(|| InferError::Input {
+                case: c.case.name.clone(),
+                reason: "it has no label map; evaluation needs ground truth".into(),
+            })?;
+            let result = segmenter.segment_prepared(&c.case, *subset, &mut |_, _| true)?;
+            per_case.push(compare_regions(
+                &result.regions,
+                &reference,
+                c.case.shape,
+                c.spacing,
+            ));
+            done += 1;
+            if !progress(done, total) {
+                return Err(InferError::Cancelled);
+            }
+        }
+        rows.push(SubsetRow::new(*subset, per_case));
+    }
+    let names = cases.iter().map(|c| c.case.name.clone()).collect();
+    Ok(EvalTable::new(model_name, names, rows))
+}

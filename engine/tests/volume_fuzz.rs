@@ -8,40 +8,9 @@ mod support;
 
 use engine::volume::Volume;
 use proptest::prelude::*;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use support::allocation::{largest_request, LargestRequest};
 use support::{encode, gzip, Spec};
-
-/// The system allocator, remembering the largest single allocation request.
-struct LargestRequest;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for LargestRequest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System` with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: LargestRequest = LargestRequest;
@@ -60,7 +29,7 @@ fn read_survives(path: &Path, stem: &str) -> Result<(), TestCaseError> {
             "message does not name the file: {message}"
         );
     }
-    let largest = LARGEST.load(Ordering::Relaxed);
+    let largest = largest_request();
     prop_assert!(largest <= ALLOCATION_LIMIT, "a {largest}-byte allocation");
     Ok(())
 }

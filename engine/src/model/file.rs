@@ -5,6 +5,7 @@
 //! burnpack bytes of the weights. A run folder holds its final model as `model.metakd`; the
 //! bundled model lives in `assets/models/`.
 
+use super::decode::guarded;
 use super::{MetaKdNet, ModelConfig, ModelConfigError};
 use crate::atomic_file;
 use burn::module::Module;
@@ -29,6 +30,52 @@ pub struct ModelMeta {
     pub modality_weights: Option<[f32; 4]>,
     /// Patch size trained on (`[D, H, W]`), the natural sliding-window size.
     pub patch: [usize; 3],
+}
+
+/// The largest patch side a model file may name (voxels; the released code trains on
+/// 80 × 160 × 160 crops): a window of it is allocated for every sliding-window step.
+const MAX_PATCH: usize = 256;
+
+/// Why a header cannot describe a usable model.
+enum HeaderProblem {
+    Config(ModelConfigError),
+    Format(String),
+}
+
+impl ModelMeta {
+    /// Checks the header before any network is built: a buildable configuration, a patch the
+    /// network can take, finite modality weights, and at least as many weight bytes
+    /// (`weight_bytes`) as the configuration's smallest possible network needs.
+    fn check(&self, weight_bytes: usize) -> Result<(), HeaderProblem> {
+        self.config.check().map_err(HeaderProblem::Config)?;
+        let multiple = self.config.size_multiple();
+        let patch_fits = self
+            .patch
+            .iter()
+            .zip(multiple)
+            .all(|(&p, m)| (1..=MAX_PATCH).contains(&p) && p.is_multiple_of(m));
+        if !patch_fits {
+            return Err(HeaderProblem::Format(format!(
+                "its patch {:?} is not 1 to {MAX_PATCH} voxels and a multiple of {multiple:?} per axis",
+                self.patch
+            )));
+        }
+        if let Some(w) = self.modality_weights {
+            if !w.iter().all(|v| v.is_finite()) {
+                return Err(HeaderProblem::Format(format!(
+                    "its modality weights {w:?} are not finite numbers"
+                )));
+            }
+        }
+        let needed = self.config.minimum_parameters().saturating_mul(4);
+        if needed > weight_bytes as u64 {
+            return Err(HeaderProblem::Format(format!(
+                "its header describes a network of at least {} parameters ({needed} bytes), but only {weight_bytes} bytes of weights follow",
+                self.config.minimum_parameters()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A model file in memory.
@@ -107,9 +154,17 @@ impl ModelFile {
             .ok_or_else(|| format("its header is truncated"))?;
         let meta: ModelMeta = serde_json::from_slice(&bytes[16..end])
             .map_err(|e| format(&format!("its header is not valid: {e}")))?;
+        let weights = &bytes[end..];
+        meta.check(weights.len()).map_err(|e| match e {
+            HeaderProblem::Config(source) => ModelFileError::Config {
+                path: path.to_path_buf(),
+                source,
+            },
+            HeaderProblem::Format(reason) => format(&reason),
+        })?;
         Ok(ModelFile {
             meta,
-            weights: bytes[end..].to_vec(),
+            weights: weights.to_vec(),
         })
     }
 
@@ -146,10 +201,12 @@ impl ModelFile {
             path: path.to_path_buf(),
             reason,
         };
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
-            .map_err(|e| weights(e.to_string()))?;
-        net.try_load_record(record)
-            .map_err(|e| weights(e.to_string()))
+        guarded(|| {
+            let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
+                .map_err(|e| e.to_string())?;
+            net.try_load_record(record).map_err(|e| e.to_string())
+        })
+        .map_err(weights)
     }
 }
 

@@ -12,6 +12,7 @@
 //! * [`file`]: model files (config + weights in one file) and the bundled model.
 
 mod blocks;
+pub(crate) mod decode;
 pub mod file;
 pub mod fusion;
 pub mod network;
@@ -88,6 +89,12 @@ impl Fusion {
     }
 }
 
+/// The widest encoder level a configuration may ask for (the `paper` preset's widest).
+pub const MAX_CHANNELS: usize = 1024;
+
+/// The most extra convolution blocks per level a configuration may ask for.
+pub const MAX_EXTRA_CONVS: usize = 8;
+
 /// Everything that fixes the network's shape (stored in model files and run configs).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModelConfig {
@@ -112,8 +119,12 @@ pub enum ModelConfigError {
         channels: Vec<usize>,
         fusion: &'static str,
     },
-    #[error("a network needs 2 to 6 encoder levels with at least one channel each (got {0:?})")]
+    #[error(
+        "a network needs 2 to 6 encoder levels with 1 to {MAX_CHANNELS} channels each (got {0:?})"
+    )]
     BadChannels(Vec<usize>),
+    #[error("a network has at most {MAX_EXTRA_CONVS} extra convolutions per level (got {0})")]
+    TooDeep(usize),
     #[error(
         "dynamic sharing shares the convolutions between modalities; set shared_encoder = true"
     )]
@@ -151,8 +162,16 @@ impl ModelConfig {
             }
             return Ok(());
         }
-        if !(2..=6).contains(&self.channels.len()) || self.channels.contains(&0) {
+        if !(2..=6).contains(&self.channels.len())
+            || self
+                .channels
+                .iter()
+                .any(|c| !(1..=MAX_CHANNELS).contains(c))
+        {
             return Err(ModelConfigError::BadChannels(self.channels.clone()));
+        }
+        if self.extra_convs > MAX_EXTRA_CONVS {
+            return Err(ModelConfigError::TooDeep(self.extra_convs));
         }
         if self.fusion == Fusion::DynamicSharing && !self.shared_encoder {
             return Err(ModelConfigError::SeparateEncodersWithSharing);
@@ -167,6 +186,29 @@ impl ModelConfig {
             Preset::Paper => paper::PAPER_SIZE_MULTIPLE,
             _ => [1 << (self.channels.len() - 1); 3],
         }
+    }
+
+    /// A lower bound on the network's parameter count, for a checked configuration: the
+    /// encoder's 3×3×3 convolution weights alone (0 for the `paper` preset, whose fixed
+    /// ResNet encoder is not built from these widths). A model file must hold at least this
+    /// many weights.
+    pub fn minimum_parameters(&self) -> u64 {
+        if self.preset == Preset::Paper {
+            return 0;
+        }
+        let copies = if self.shared_encoder {
+            1
+        } else {
+            fusion::MODALITIES as u64
+        };
+        let mut previous = 1u64;
+        let mut total = 0u64;
+        for &c in &self.channels {
+            let c = c as u64;
+            total += 27 * previous * c + self.extra_convs as u64 * 27 * c * c;
+            previous = c;
+        }
+        copies * total
     }
 
     /// Channels of one modality's bottleneck feature.

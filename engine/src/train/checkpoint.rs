@@ -7,6 +7,7 @@
 
 use super::TrainError;
 use crate::atomic_file;
+use crate::model::decode::guarded;
 use crate::model::MetaKdNet;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
@@ -106,14 +107,18 @@ pub fn load(path: &Path, net: MetaKdNet, optim: ModuleOptimizer) -> Result<Check
         sections.push(bytes[at..end].to_vec());
         at = end;
     }
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(sections[0].clone()))
-        .map_err(|e| bad(e.to_string()))?;
-    let net = net
-        .try_load_record(record)
-        .map_err(|e| bad(e.to_string()))?;
-    let optim = optim
-        .from_bytes(Bytes::from_bytes_vec(sections[1].clone()))
-        .map_err(|e| bad(e.to_string()))?;
+    let net = guarded(|| {
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(sections[0].clone()))
+            .map_err(|e| e.to_string())?;
+        net.try_load_record(record).map_err(|e| e.to_string())
+    })
+    .map_err(bad)?;
+    let optim = guarded(|| {
+        optim
+            .from_bytes(Bytes::from_bytes_vec(sections[1].clone()))
+            .map_err(|e| e.to_string())
+    })
+    .map_err(bad)?;
     Ok(Checkpoint {
         iteration: header.iteration,
         net,

@@ -150,6 +150,14 @@ fn with_each_tuning(cases: impl Fn()) {
     ops::set_tuning(Tuning::Auto);
 }
 
+/// Holds the tuning lock with the default (automatic) tuning, for the tests that do not choose
+/// one: without it they would run under whatever tuning a parallel test set.
+fn default_tuning() -> std::sync::MutexGuard<'static, ()> {
+    let guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    ops::set_tuning(Tuning::Auto);
+    guard
+}
+
 /// Every kernel size / stride / padding combination the model can use, odd sizes, batch 1 and 3,
 /// with both kernel tunings.
 #[test]
@@ -211,6 +219,7 @@ fn channel_count_cases() {
 /// Larger spatial extent along W than the register block, odd and even.
 #[test]
 fn long_rows() {
+    let _tuning = default_tuning();
     Case::new(1, 4, 16, [3, 4, 19], 3, 1, 1).check();
     Case::new(2, 8, 8, [4, 3, 20], 3, 2, 1).check();
     Case::new(1, 5, 6, [3, 5, 17], 1, 1, 0).check();
@@ -219,6 +228,7 @@ fn long_rows() {
 /// Our API on NdArray (burn's conv3d) agrees with ours on wgpu.
 #[test]
 fn agrees_with_burn_ndarray() {
+    let _tuning = default_tuning();
     for (n, ci, co, input, k, s, p) in [
         (1, 4, 16, [6, 5, 7], 3, 1, 1),
         (3, 5, 3, [5, 5, 5], 3, 2, 1),
@@ -240,6 +250,7 @@ fn agrees_with_burn_ndarray() {
 /// of burn's own conv3d / conv_transpose3d.
 #[test]
 fn autodiff_matches_burn() {
+    let _tuning = default_tuning();
     use burn::tensor::module::{conv3d as burn_conv3d, conv_transpose3d};
     use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
     let (n, ci, cm, co) = (2, 3, 5, 4);
@@ -305,6 +316,7 @@ fn autodiff_matches_burn() {
 /// difference quotient is exact up to f32 rounding of L).
 #[test]
 fn finite_difference() {
+    let _tuning = default_tuning();
     let device = gpu();
     let g = Geometry {
         n: 1,

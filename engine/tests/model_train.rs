@@ -274,8 +274,9 @@ mod training {
         (outcome, rx.into_iter().collect())
     }
 
-    /// A stop request mid-run writes a checkpoint; resuming from it gives exactly the model
-    /// of an uninterrupted run. burn's CPU backend reduces on several threads in an order that
+    /// A stop request mid-run writes a checkpoint; resuming from it gives the model of an
+    /// uninterrupted run: the same φ and logits within 1e-6, as docs/model.md says (the
+    /// difference measured single-threaded is 0). burn's CPU backend reduces on several threads in an order that
     /// varies from run to run, and Adam turns that noise into visible differences (two threads:
     /// logits apart by up to 6 after 6 iterations), so the comparison runs single-threaded, in
     /// a child process that starts its own thread pool.
@@ -372,8 +373,9 @@ mod training {
             .zip(&yb)
             .map(|(p, q)| (p - q).abs())
             .fold(0f32, f32::max);
+        println!("largest logit difference after resuming: {worst:e}");
         assert!(
-            worst <= 2e-2,
+            worst <= 1e-6,
             "resumed model differs from the uninterrupted one by up to {worst}"
         );
     }

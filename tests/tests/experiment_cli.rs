@@ -2,7 +2,8 @@
 //! per step) on the Dynamic Sharing backbone, one seed, three iterations each on a small
 //! phantom set, one method trained first as a shard (`--only-seed`); the comparison table, the
 //! strategy logs, the iteration costs and the chart are written, a second invocation reuses
-//! the trained and evaluated runs, and an unknown method is refused with the list of known ones.
+//! the trained and evaluated runs, one with another budget is refused rather than mixing runs,
+//! and an unknown method is refused with the list of known ones.
 
 use engine::phantom::{write_dataset, PhantomConfig, PhantomSize};
 use integration_tests::metakd_binary;
@@ -92,6 +93,26 @@ fn experiment_trains_evaluates_and_compares() {
     assert!(again.status.success(), "{stderr}");
     assert_eq!(stderr.matches("trained already").count(), 3, "{stderr}");
     assert_eq!(stderr.matches("evaluated already").count(), 3, "{stderr}");
+
+    // With another budget, the existing runs are not mixed in: the first is refused, named
+    // with the setting that differs, and nothing is retrained.
+    let longer: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if *a == "3" {
+                "4".to_string()
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
+    let mixed = metakd(&longer.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&mixed.stderr);
+    assert!(!mixed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("baseline-seed1") && stderr.contains("iterations: asked 4, recorded 3"),
+        "{stderr}"
+    );
 
     let unknown = metakd(&[
         "experiment",

@@ -1,5 +1,6 @@
 //! The comparison experiment: [`runner`] trains and evaluates every method and seed and
-//! writes the results; [`logs`] reads what the runs' metrics say about each method. This file
+//! writes the results; [`reuse`] decides whether an existing run may stand in it; [`logs`]
+//! reads what the runs' metrics say about each method. This file
 //! summarises the results: each method's 15-subset evaluation tables (one per
 //! seed) summarised as mean ± standard deviation over seeds, per subset and region and on
 //! average, and by number of available modalities; written as Markdown, CSV and JSON, with a
@@ -9,6 +10,7 @@
 
 mod chart;
 pub mod logs;
+pub mod reuse;
 pub mod runner;
 
 pub use chart::write_chart;

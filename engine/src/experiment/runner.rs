@@ -1,11 +1,13 @@
 //! Running a comparison: every method trained with the same preset, backbone, data, budget and
-//! seeds (a run whose model exists is reused, one with a checkpoint resumes), every model
+//! seeds (a run whose model exists is reused, one with a checkpoint resumes, either only when
+//! its recorded settings are the ones asked for: [`super::reuse`]), every model
 //! evaluated on a split under all 15 subsets (a run's `eval.json` of the same cases is reused),
 //! and the results written to the experiment folder. The CLI and the app call [`run`] and
 //! show its progress through a [`Reporter`].
 
 use super::chart::write_chart;
 use super::logs::{iteration_costs, strategy_logs, RunSteps};
+use super::reuse::differing_settings;
 use super::{summarise, Comparison};
 use crate::compute::{self, Compute};
 use crate::data::cases::Split;
@@ -180,7 +182,8 @@ pub fn run(
     Ok(ExperimentOutcome::Completed(comparison))
 }
 
-/// Trains one run unless its model exists (resuming from a checkpoint when there is one).
+/// Trains one run unless its model exists (resuming from a checkpoint when there is one);
+/// an existing run is used only when its `run.toml` records the settings asked for.
 /// Returns the model file, or `None` when the run was stopped.
 fn ensure_trained(
     config: TrainConfig,
@@ -190,11 +193,23 @@ fn ensure_trained(
     reporter: &mut dyn Reporter,
 ) -> Result<Option<PathBuf>, ExperimentError> {
     let model = run_dir.join(RUN_MODEL_FILE);
+    let resume = RunPaths::new(run_dir).checkpoint().exists();
+    if model.exists() || resume {
+        let recorded = run_config(run_dir)?;
+        let differences = differing_settings(&config, &recorded);
+        if !differences.is_empty() {
+            return Err(ExperimentError::Settings(format!(
+                "{}: this run was trained with other settings than this experiment asks for ({}); \
+                 give the experiment a new --out folder, or move the run away to train it again",
+                run_dir.display(),
+                differences.join("; ")
+            )));
+        }
+    }
     if model.exists() {
         reporter.note(&format!("{}: trained already", run_dir.display()));
         return Ok(Some(model));
     }
-    let resume = RunPaths::new(run_dir).checkpoint().exists();
     let config = if resume { run_config(run_dir)? } else { config };
     reporter.note(&format!(
         "{}: {} seed {}{}",

@@ -260,7 +260,7 @@ fn segmenting_with_a_dropped_modality_adds_a_named_layer() {
 
 /// "Run on" chooses the device: the same segmentation on the CPU (clicked in the panel) and on
 /// wgpu (lavapipe in CI; the default) adds two layers that agree up to rounding at the
-/// threshold.
+/// threshold (at most 0.1 % of the tumour voxels differ).
 #[test]
 fn segmenting_on_the_cpu_and_on_wgpu_agree() {
     use engine::compute::Compute;
@@ -293,8 +293,10 @@ fn segmenting_on_the_cpu_and_on_wgpu_agree() {
     let differ = cpu.iter().zip(gpu).filter(|(a, b)| a != b).count();
     let tumour = cpu.iter().filter(|v| **v > 0).count();
     assert!(tumour > 0, "the bundled model finds the synthetic tumour");
+    // docs/model.md measured 13 differing voxels of 66,410 tumour voxels (0.02 %) on lavapipe;
+    // 0.1 % leaves room for another driver's rounding, not for a wrong kernel.
     assert!(
-        differ * 100 <= tumour,
+        differ * 1000 <= tumour,
         "{differ} of {} voxels differ ({tumour} tumour voxels on the CPU)",
         cpu.len()
     );

@@ -22,3 +22,22 @@ pub(crate) fn guarded<T>(decode: impl FnOnce() -> Result<T, String>) -> Result<T
         Err(format!("malformed record: {message}"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::guarded;
+
+    #[test]
+    fn a_panic_in_the_decoder_becomes_an_error() {
+        let result: Result<(), String> = guarded(|| panic!("record tensor without an id"));
+        assert_eq!(
+            result,
+            Err("malformed record: record tensor without an id".into())
+        );
+        assert_eq!(guarded(|| Ok::<_, String>(7)), Ok(7));
+        assert_eq!(
+            guarded(|| Err::<(), _>("bad".to_string())),
+            Err("bad".into())
+        );
+    }
+}

@@ -81,7 +81,8 @@ pub enum InferError {
 pub struct CroppedSegmentation {
     /// `[3, D, H, W]` probabilities of WT, TC, ET.
     pub probabilities: Vec<f32>,
-    /// `[3, D, H, W]` thresholded regions (0/1).
+    /// `[3, D, H, W]` thresholded, post-processed regions (0/1), nested WT ⊇ TC ⊇ ET like the
+    /// label map they become ([`nest_regions`]).
     pub regions: Vec<u8>,
     pub availability: Availability,
 }
@@ -229,6 +230,7 @@ impl Segmenter {
             let bottom = case.inferior_first.then_some(case.offset[0]);
             postprocess.apply(&mut regions, shape, bottom);
         }
+        nest_regions(&mut regions);
         Ok(CroppedSegmentation {
             probabilities: sum,
             regions,
@@ -251,6 +253,19 @@ impl Segmenter {
             &segmentation.regions,
             study.convention,
         ))
+    }
+}
+
+/// Makes `[3, D, H, W]` regions nested as the BraTS label map they become (WT ⊇ TC ⊇ ET): a
+/// voxel the network puts in ET but not TC is labelled ET, which counts in TC and WT, so it is
+/// in TC and WT here too. Evaluation then scores the label map the user gets.
+pub fn nest_regions(regions: &mut [u8]) {
+    let voxels = regions.len() / 3;
+    let (wt, rest) = regions.split_at_mut(voxels);
+    let (tc, et) = rest.split_at_mut(voxels);
+    for i in 0..voxels {
+        tc[i] |= et[i];
+        wt[i] |= tc[i];
     }
 }
 
@@ -330,6 +345,31 @@ fn accumulate(
                 for c in 0..3 {
                     sum[c * voxels + global] += weight * probabilities[c * window_voxels + local];
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{nest_regions, region_labels};
+    use crate::study::{LabelConvention, Region};
+
+    /// Nested regions are exactly the regions of the label map made from the raw ones.
+    #[test]
+    fn nested_regions_are_those_of_the_label_map() {
+        let combos: Vec<[u8; 3]> = (0..8u8)
+            .map(|b| [b & 1, (b >> 1) & 1, (b >> 2) & 1])
+            .collect();
+        let mut regions: Vec<u8> = (0..3)
+            .flat_map(|r| combos.iter().map(move |c| c[r]))
+            .collect();
+        let labels = region_labels(&regions, LabelConvention::Brats2021);
+        nest_regions(&mut regions);
+        for (v, label) in labels.iter().enumerate() {
+            for (r, region) in Region::ALL.iter().enumerate() {
+                let in_label = LabelConvention::Brats2021.in_region(*label, *region);
+                assert_eq!(regions[r * 8 + v] == 1, in_label, "voxel {v} {region:?}");
             }
         }
     }

@@ -141,6 +141,8 @@ fn segment_refuses_bad_requests_with_one_clear_line() {
     assert!(!out.exists(), "nothing written on failure");
 }
 
+/// `metakd eval` writes the 15-subset table, and its numbers are those of the label maps
+/// `metakd segment` writes.
 #[test]
 fn eval_writes_the_fifteen_subset_table() {
     let tmp = tempfile::tempdir().unwrap();
@@ -171,4 +173,46 @@ fn eval_writes_the_fifteen_subset_table() {
     assert!(std::fs::read_to_string(out.join("eval.md"))
         .unwrap()
         .contains("| **Average** |"));
+
+    // The full-modality row scores what `metakd segment` writes for that case, Dice counted
+    // here on the label map; the average row is the mean of the 15 rows.
+    let case_name = json["cases"][0].as_str().unwrap();
+    let case = tmp.path().join(case_name);
+    let labels = tmp.path().join("full.nii.gz");
+    let run = metakd(&[
+        "segment",
+        "--case",
+        case.to_str().unwrap(),
+        "--out",
+        labels.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let predicted = Volume::read(&labels).unwrap().data;
+    let seg = case.join(format!("{case_name}_seg.nii.gz"));
+    let reference = Volume::read(&seg).unwrap().data;
+    let counted = [
+        dice(&predicted, &reference, |v| v > 0.0),
+        dice(&predicted, &reference, |v| v == 1.0 || v == 4.0),
+        dice(&predicted, &reference, |v| v == 4.0),
+    ];
+    let rows = json["rows"].as_array().unwrap();
+    let full = rows.iter().find(|r| r["mask"] == 15).unwrap();
+    for (r, counted) in counted.iter().enumerate() {
+        let reported = full["dice"][r].as_f64().unwrap();
+        assert!(
+            (reported - counted).abs() < 1e-9,
+            "region {r}: eval says {reported}, the written label map scores {counted}"
+        );
+        let mean = rows
+            .iter()
+            .map(|row| row["dice"][r].as_f64().unwrap())
+            .sum::<f64>()
+            / 15.0;
+        let average = json["average_dice"][r].as_f64().unwrap();
+        assert!((mean - average).abs() < 1e-9, "average {average} vs {mean}");
+    }
 }

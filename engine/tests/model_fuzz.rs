@@ -22,6 +22,7 @@ use proptest::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
 use support::allocation::{largest_request, LargestRequest};
+use support::mutation::{mutate, mutations};
 
 #[global_allocator]
 static ALLOCATOR: LargestRequest = LargestRequest;
@@ -119,34 +120,6 @@ fn allocations_were_sane() -> Result<(), TestCaseError> {
     let largest = largest_request();
     prop_assert!(largest <= ALLOCATION_LIMIT, "a {largest}-byte allocation");
     Ok(())
-}
-
-/// Up to 12 byte overwrites, half of them aimed at the first `head` bytes (the signature, the
-/// length and the JSON header), then an optional truncation.
-fn mutations() -> impl Strategy<Value = (Vec<(usize, bool, u8)>, Option<usize>)> {
-    (
-        prop::collection::vec((any::<usize>(), any::<bool>(), any::<u8>()), 1..12),
-        prop::option::weighted(0.3, any::<usize>()),
-    )
-}
-
-fn mutate(
-    mut bytes: Vec<u8>,
-    head: usize,
-    edits: &[(usize, bool, u8)],
-    cut: Option<usize>,
-) -> Vec<u8> {
-    let head = head.min(bytes.len());
-    for &(position, in_head, value) in edits {
-        let range = if in_head { head } else { bytes.len() };
-        if range > 0 {
-            bytes[position % range] = value;
-        }
-    }
-    if let Some(cut) = cut {
-        bytes.truncate(cut % (bytes.len() + 1));
-    }
-    bytes
 }
 
 /// The header's end: 16 bytes of signature and length, then the JSON.

@@ -10,7 +10,11 @@ use engine::volume::Volume;
 use proptest::prelude::*;
 use std::path::Path;
 use support::allocation::{largest_request, LargestRequest};
+use support::mutation::{mutate, mutations};
 use support::{encode, gzip, Spec};
+
+/// Bytes the header-aimed mutations land in: up to the largest test image's data offset (560).
+const HEADER: usize = 560;
 
 #[global_allocator]
 static ALLOCATOR: LargestRequest = LargestRequest;
@@ -50,28 +54,6 @@ fn valid_image(version: u8, big_endian: bool) -> Vec<u8> {
     spec.file(&encode(&values, 4, big_endian))
 }
 
-/// Up to 12 byte overwrites, half of them aimed at the header, then an optional truncation.
-fn mutations() -> impl Strategy<Value = (Vec<(usize, bool, u8)>, Option<usize>)> {
-    (
-        prop::collection::vec((any::<usize>(), any::<bool>(), any::<u8>()), 1..12),
-        prop::option::weighted(0.3, any::<usize>()),
-    )
-}
-
-fn mutate(mut bytes: Vec<u8>, edits: &[(usize, bool, u8)], cut: Option<usize>) -> Vec<u8> {
-    let header_len = bytes.len().min(560);
-    for &(position, in_header, value) in edits {
-        let range = if in_header { header_len } else { bytes.len() };
-        if range > 0 {
-            bytes[position % range] = value;
-        }
-    }
-    if let Some(cut) = cut {
-        bytes.truncate(cut % (bytes.len() + 1));
-    }
-    bytes
-}
-
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 300,
@@ -105,7 +87,7 @@ proptest! {
         (edits, cut) in mutations(),
     ) {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let bytes = mutate(valid_image(version, big_endian), &edits, cut);
+        let bytes = mutate(valid_image(version, big_endian), HEADER, &edits, cut);
         let plain = dir.path().join("mutated.nii");
         std::fs::write(&plain, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         read_survives(&plain, "mutated.nii")?;
@@ -117,7 +99,7 @@ proptest! {
     #[test]
     fn mutated_gzip_streams_never_panic((edits, cut) in mutations()) {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let zipped = mutate(gzip(&valid_image(1, false)), &edits, cut);
+        let zipped = mutate(gzip(&valid_image(1, false)), HEADER, &edits, cut);
         let path = dir.path().join("stream.nii.gz");
         std::fs::write(&path, &zipped).map_err(|e| TestCaseError::fail(e.to_string()))?;
         read_survives(&path, "stream.nii.gz")?;
@@ -128,7 +110,7 @@ proptest! {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut spec = Spec::new([4, 3, 2], 2, 8);
         spec.vox_offset = 0.0;
-        let header = mutate(spec.header_bytes(false), &edits, cut);
+        let header = mutate(spec.header_bytes(false), HEADER, &edits, cut);
         let image: Vec<u8> = (0..image_cut as u8).collect();
         std::fs::write(dir.path().join("pair.hdr"), &header)
             .and_then(|()| std::fs::write(dir.path().join("pair.img"), &image))

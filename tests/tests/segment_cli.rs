@@ -60,16 +60,9 @@ fn dice(predicted: &[f32], reference: &[f32], inside: impl Fn(f32) -> bool) -> f
     2.0 * both as f64 / (p + r) as f64
 }
 
-/// The bundled model on the bundled sample with all four sequences scores what docs/model.md
-/// documents (Dice WT 93.3, TC 92.7, ET 84.8 %), less 2 points of margin: an all-background or
-/// shifted label map, a broken model file or a wrong label mapping fails here. (Written when
-/// the docs said TC 95.6, this test failed at 92.7: `eval` scored the raw TC channel, not the
-/// label map; it now scores the label map.)
-#[test]
-fn segment_scores_the_documented_dice_on_the_sample() {
-    let tmp = tempfile::tempdir().unwrap();
-    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample/Phantom_00001");
-    let out = tmp.path().join("seg.nii.gz");
+/// Segments the case folder `case` (named `name`) with all four sequences into `out` and
+/// returns the Dice of WT, TC and ET of the written label map against the case's own.
+fn segment_and_score(case: &Path, name: &str, out: &Path) -> [f64; 3] {
     let run = metakd(&[
         "segment",
         "--case",
@@ -82,15 +75,27 @@ fn segment_scores_the_documented_dice_on_the_sample() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let predicted = Volume::read(&out).unwrap().data;
-    let reference = Volume::read(&case.join("Phantom_00001_seg.nii.gz"))
+    let predicted = Volume::read(out).unwrap().data;
+    let reference = Volume::read(&case.join(format!("{name}_seg.nii.gz")))
         .unwrap()
         .data;
-    let scores = [
+    [
         dice(&predicted, &reference, |v| v > 0.0),
         dice(&predicted, &reference, |v| v == 1.0 || v == 4.0),
         dice(&predicted, &reference, |v| v == 4.0),
-    ];
+    ]
+}
+
+/// The bundled model on the bundled sample with all four sequences scores what docs/model.md
+/// documents (Dice WT 93.3, TC 92.7, ET 84.8 %), less 2 points of margin: an all-background or
+/// shifted label map, a broken model file or a wrong label mapping fails here. (Written when
+/// the docs said TC 95.6, this test failed at 92.7: `eval` scored the raw TC channel, not the
+/// label map; it now scores the label map.)
+#[test]
+fn segment_scores_the_documented_dice_on_the_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sample/Phantom_00001");
+    let scores = segment_and_score(&case, "Phantom_00001", &tmp.path().join("seg.nii.gz"));
     println!("Dice WT, TC, ET on the sample: {scores:?}");
     for ((region, got), documented) in ["WT", "TC", "ET"]
         .iter()
@@ -178,27 +183,7 @@ fn eval_writes_the_fifteen_subset_table() {
     // here on the label map; the average row is the mean of the 15 rows.
     let case_name = json["cases"][0].as_str().unwrap();
     let case = tmp.path().join(case_name);
-    let labels = tmp.path().join("full.nii.gz");
-    let run = metakd(&[
-        "segment",
-        "--case",
-        case.to_str().unwrap(),
-        "--out",
-        labels.to_str().unwrap(),
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let predicted = Volume::read(&labels).unwrap().data;
-    let seg = case.join(format!("{case_name}_seg.nii.gz"));
-    let reference = Volume::read(&seg).unwrap().data;
-    let counted = [
-        dice(&predicted, &reference, |v| v > 0.0),
-        dice(&predicted, &reference, |v| v == 1.0 || v == 4.0),
-        dice(&predicted, &reference, |v| v == 4.0),
-    ];
+    let counted = segment_and_score(&case, case_name, &tmp.path().join("full.nii.gz"));
     let rows = json["rows"].as_array().unwrap();
     let full = rows.iter().find(|r| r["mask"] == 15).unwrap();
     for (r, counted) in counted.iter().enumerate() {

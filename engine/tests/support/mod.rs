@@ -1,10 +1,11 @@
 //! Byte-level NIfTI-1/2 file builder for the volume tests: every header field the reader looks
 //! at can be set, including wrong ones, in either byte order; [`allocation`] is the fuzz tests'
-//! largest-request allocator.
+//! largest-request allocator and [`mutation`] their byte mutations.
 
 #![allow(dead_code)] // Each test binary uses its own part of the builder.
 
 pub mod allocation;
+pub mod mutation;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;

@@ -1,6 +1,10 @@
 """Regenerates the tables in docs/*.md that come verbatim from a raw output file.
 
-A table is tied to its raw file by a marker line right above it:
+First it runs every `tools/tables/*.py` script (in sorted order, with this Python), each of
+which writes Markdown table files next to the raw output it reads under docs/measurements/;
+it stops with an error if one fails. Then it splices the tables into the pages.
+
+A table is tied to its file by a marker line right above it:
 
     <!-- table from measurements/<folder>/<file>.md -->
 
@@ -12,10 +16,22 @@ usage: python3 tools/regen_docs_tables.py        (run from the repository root)
 """
 import pathlib
 import re
+import subprocess
+import sys
 
 MARKER = re.compile(r"^<!-- table from (\S+) -->$")
 
-for page in sorted(pathlib.Path("docs").glob("*.md")):
+
+def run_table_scripts():
+    """Runs each tools/tables/*.py; a failing one ends this script with its exit status."""
+    for script in sorted(pathlib.Path("tools/tables").glob("*.py")):
+        done = subprocess.run([sys.executable, str(script)])
+        if done.returncode != 0:
+            sys.exit(f"{script} failed (exit status {done.returncode}); no page was changed")
+
+
+def splice(page):
+    """Replaces each marked table of `page` with its file; returns how many it replaced."""
     lines = page.read_text().split("\n")
     out, i, changed = [], 0, 0
     while i < len(lines):
@@ -30,4 +46,16 @@ for page in sorted(pathlib.Path("docs").glob("*.md")):
             changed += 1
     if changed:
         page.write_text("\n".join(out))
-        print(f"{page}: {changed} table(s) regenerated")
+    return changed
+
+
+def main():
+    run_table_scripts()
+    for page in sorted(pathlib.Path("docs").glob("*.md")):
+        changed = splice(page)
+        if changed:
+            print(f"{page}: {changed} table(s) regenerated")
+
+
+if __name__ == "__main__":
+    main()

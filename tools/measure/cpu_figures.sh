@@ -1,0 +1,118 @@
+#!/bin/bash
+# STATUS 2026-12-06: written but not yet run end to end (the session ran out of time); the first
+# run will need its paths and parsing checked against the real output.
+# Every figure of docs/benchmarks.md and docs/model.md that this machine (no GPU: the CPU backend
+# and Mesa's lavapipe) can measure, in one sitting, with the raw output of each command kept:
+# opening a study next to nibabel, the batch loader, phantom generation, the viewer's headless
+# bench, whole-volume segmentation (`desktop`, `tiny`; lavapipe and CPU) and how far the two
+# devices' label maps differ, training iterations (`desktop`, `tiny`), the cost of MetaKD's two
+# meta steps, and one iteration of the `paper` network. `python3 tools/tables/cpu_figures.py OUT`
+# turns the raw files into the tables the pages show.
+#
+# usage: tools/measure/cpu_figures.sh TARGET_DIR OUT_DIR [NIBABEL_PYTHON]
+#   TARGET_DIR: the cargo profile folder holding `metakd` and `metakd-viewer`
+#               (e.g. ~/.cache/metakd-target/debug after `cargo build --workspace`)
+#   NIBABEL_PYTHON: a Python with nibabel and numpy (default python3), for the load benchmark
+#               and the label-map comparison; a throwaway venv is enough.
+# Scratch data goes to ${SCRATCH:-/tmp/metakd-figures}.
+set -euo pipefail
+BIN=$1/metakd
+VIEWER=$1/metakd-viewer
+OUT=$2
+PY=${3:-python3}
+SCRATCH=${SCRATCH:-/tmp/metakd-figures}
+SAMPLE=assets/sample/Phantom_00001
+TIME=(/usr/bin/time -f "%e s %M KB")
+mkdir -p "$OUT" "$SCRATCH"
+
+step() { echo "== $* ($(date -u +%T))" >&2; }
+
+machine() {
+  echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- engine app shaders || echo ' (with uncommitted changes)')"
+  echo "date $(date -u +%FT%TZ)"
+  echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, flags: $(grep -m1 -o -w 'avx512f\|avx2' /proc/cpuinfo | sort -u | xargs)"
+  echo "memory $(free -g | awk '/Mem:/ {print $2}') GiB"
+  echo "mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo none)"
+  echo "gpu none (wgpu runs on lavapipe)"
+  echo "binaries $1 ($(basename "$1") profile of this workspace)"
+}
+machine "$1" > "$OUT/machine.txt"
+
+step "opening a study, next to nibabel"
+"$BIN" bench load --case "$SAMPLE" --repeat 7 --python "$PY" --json > "$OUT/load.json"
+
+step "batch loader"
+"$BIN" bench loader --sizes 80,128 --batches 30 --json > "$OUT/loader.json"
+
+step "phantom generation"
+rm -rf "$SCRATCH/ph4"
+"${TIME[@]}" -o "$OUT/phantom.time" \
+  "$BIN" phantom --out "$SCRATCH/ph4" --cases 4 --seed 7 --size brats > "$OUT/phantom.log" 2>&1
+
+step "training data (6 BraTS-size phantoms, seed 11)"
+DATA=$SCRATCH/ph_brats
+[ -f "$DATA/cases.csv" ] || "$BIN" phantom --out "$DATA" --cases 6 --seed 11 --size brats > /dev/null
+
+step "a tiny model to segment with (2 iterations: the weights do not change the time)"
+rm -rf "$SCRATCH/tiny"
+"$BIN" train --data "$DATA" --preset tiny --iterations 2 --out "$SCRATCH/tiny" > /dev/null 2>&1
+
+step "whole-volume segmentation"
+for model in desktop tiny; do
+  model_arg=()
+  [ "$model" = tiny ] && model_arg=(--model "$SCRATCH/tiny")
+  for compute in wgpu cpu; do
+    "${TIME[@]}" -o "$OUT/segment_${model}_$compute.time" \
+      "$BIN" segment --case "$SAMPLE" "${model_arg[@]}" --compute "$compute" \
+      --out "$SCRATCH/seg_${model}_$compute.nii.gz" 2>&1 | tr '\r' '\n' | tail -n 1 \
+      > "$OUT/segment_${model}_$compute.log"
+  done
+done
+"$PY" - "$SCRATCH/seg_desktop_wgpu.nii.gz" "$SCRATCH/seg_desktop_cpu.nii.gz" \
+  > "$OUT/segment_desktop_devices_differ.txt" <<'EOF'
+import sys
+import nibabel as nib
+import numpy as np
+a, b = (np.asarray(nib.load(p).dataobj) for p in sys.argv[1:3])
+print(f"voxels {a.size} differing {int((a != b).sum())} tumour_voxels_cpu {int((b > 0).sum())} "
+      f"tumour_voxels_wgpu {int((a > 0).sum())}")
+EOF
+
+step "training iterations"
+for preset in desktop tiny; do
+  if [ "$preset" = desktop ]; then args=(--config assets/models/metakd-desktop.toml); else args=(--preset tiny); fi
+  for compute in wgpu cpu; do
+    run=$SCRATCH/train_${preset}_$compute
+    rm -rf "$run"
+    "${TIME[@]}" -o "$OUT/train_${preset}_$compute.time" \
+      "$BIN" train --data "$DATA" "${args[@]}" --iterations 8 --compute "$compute" --out "$run" > /dev/null 2>&1
+    cp "$run/metrics.jsonl" "$OUT/train_${preset}_$compute.metrics.jsonl"
+  done
+done
+
+step "MetaKD's meta steps (CPU, 2 BraTS-size phantoms, one meta step before every iteration)"
+META=$SCRATCH/ph_meta
+[ -f "$META/cases.csv" ] || "$BIN" phantom --out "$META" --cases 2 --seed 1 --size brats > /dev/null
+for variant in meta-off gate-proxy-every-step lookahead-every-step; do
+  run=$SCRATCH/meta_$variant
+  rm -rf "$run"
+  "$BIN" train --data "$META" --config "tools/measure/configs/desktop-$variant.toml" \
+    --iterations 5 --compute cpu --out "$run" > /dev/null 2>&1
+  cp "$run/metrics.jsonl" "$OUT/meta_$variant.metrics.jsonl"
+done
+
+step "the paper network, 1 x 32 x 64 x 64 crops"
+for compute in cpu wgpu; do
+  run=$SCRATCH/paper_$compute
+  rm -rf "$run"
+  "${TIME[@]}" -o "$OUT/paper_$compute.time" \
+    "$BIN" train --data "$META" --config tools/measure/configs/paper-small.toml \
+    --iterations 4 --compute "$compute" --out "$run" > /dev/null 2>&1
+  cp "$run/metrics.jsonl" "$OUT/paper_$compute.metrics.jsonl"
+done
+
+step "viewer, headless (two runs)"
+for run in 1 2; do
+  "$VIEWER" --bench --frames 300 > "$OUT/viewer_$run.txt" 2>&1
+done
+step "done"

@@ -2,8 +2,10 @@
 //! per step) on the Dynamic Sharing backbone, one seed, three iterations each on a small
 //! phantom set, one method trained first as a shard (`--only-seed`); the comparison table, the
 //! strategy logs, the iteration costs and the chart are written, a second invocation reuses
-//! the trained and evaluated runs, one with another budget is refused rather than mixing runs,
-//! and an unknown method is refused with the list of known ones.
+//! the trained and evaluated runs, one with another budget is refused rather than mixing runs
+//! (or, with `--retrain-stale`, moved aside and trained again), a run whose model file is
+//! truncated is treated the same way, and an unknown method is refused with the list of known
+//! ones.
 
 use engine::phantom::{write_dataset, PhantomConfig, PhantomSize};
 use integration_tests::metakd_binary;
@@ -113,6 +115,59 @@ fn experiment_trains_evaluates_and_compares() {
         stderr.contains("baseline-seed1") && stderr.contains("iterations: asked 4, recorded 3"),
         "{stderr}"
     );
+
+    // Asked to, it moves the stale run aside (nothing deleted) and trains it again.
+    let retrain: Vec<String> = longer
+        .iter()
+        .map(|a| {
+            if a == "baseline,lckd,gmd" {
+                "baseline".to_string()
+            } else {
+                a.clone()
+            }
+        })
+        .chain(["--retrain-stale".to_string()])
+        .collect();
+    let retrained = metakd(&retrain.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&retrained.stderr);
+    assert!(retrained.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("baseline-seed1.stale-1 and training it again"),
+        "{stderr}"
+    );
+    let recorded = |run: &str| std::fs::read_to_string(out.join("runs").join(run).join("run.toml"));
+    assert!(recorded("baseline-seed1.stale-1")
+        .unwrap()
+        .contains("iterations = 3\n"));
+    assert!(recorded("baseline-seed1")
+        .unwrap()
+        .contains("iterations = 4\n"));
+
+    // A model file that cannot be read is stale too: refused with what to do, or retrained.
+    let gmd_model = out.join("runs/gmd-seed1/model.metakd");
+    let bytes = std::fs::read(&gmd_model).unwrap();
+    std::fs::write(&gmd_model, &bytes[..bytes.len() / 2]).unwrap();
+    let gmd_only: Vec<String> = with_methods("gmd");
+    let gmd_only: Vec<&str> = gmd_only.iter().map(String::as_str).collect();
+    let refused = metakd(&gmd_only);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("gmd-seed1: its model cannot be used")
+            && stderr.contains("--retrain-stale"),
+        "{stderr}"
+    );
+    let gmd_again: Vec<&str> = gmd_only
+        .iter()
+        .copied()
+        .chain(["--retrain-stale"])
+        .collect();
+    let retrained = metakd(&gmd_again);
+    let stderr = String::from_utf8_lossy(&retrained.stderr);
+    assert!(retrained.status.success(), "{stderr}");
+    assert!(out.join("runs/gmd-seed1.stale-1/model.metakd").exists());
+    // The same network again, so a model file of the same size, whole this time.
+    assert_eq!(std::fs::read(&gmd_model).unwrap().len(), bytes.len());
 
     let unknown = metakd(&[
         "experiment",

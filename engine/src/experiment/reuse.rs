@@ -4,7 +4,8 @@
 //!
 //! Compared: every training setting except those that change how fast a run goes but not
 //! what it learns (`compute`, `data.workers`); the data folder is compared as a canonical
-//! path, so `data` and `./data` are the same folder.
+//! path, so `data` and `./data` are the same folder. A run that cannot stand is either refused
+//! or, when the user asks for it, moved aside ([`set_aside`]) and trained again.
 
 use crate::train::TrainConfig;
 use serde_json::Value;
@@ -116,4 +117,19 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(found[0].starts_with("data_dir: asked"), "{found:?}");
     }
+}
+
+/// Moves a stale run folder aside, to `<run>.stale-<k>` with the smallest free `k`, so that it
+/// can be trained again without losing what it holds. Returns the new path.
+pub fn set_aside(run_dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    let name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let free = (1u32..)
+        .map(|k| run_dir.with_file_name(format!("{name}.stale-{k}")))
+        .find(|p| !p.exists())
+        .expect("some stale-k name is free");
+    std::fs::rename(run_dir, &free)?;
+    Ok(free)
 }

@@ -1,13 +1,15 @@
 //! Running a comparison: every method trained with the same preset, backbone, data, budget and
 //! seeds (a run whose model exists is reused, one with a checkpoint resumes, either only when
-//! its recorded settings are the ones asked for: [`super::reuse`]), every model
+//! its recorded settings are the ones asked for: [`super::reuse`]; a stale or unreadable run
+//! stops the experiment, or with [`ExperimentPlan::retrain_stale`] is moved aside and trained
+//! again), every model
 //! evaluated on a split under all 15 subsets (a run's `eval.json` of the same cases is reused),
 //! and the results written to the experiment folder. The CLI and the app call [`run`] and
 //! show its progress through a [`Reporter`].
 
 use super::chart::write_chart;
 use super::logs::{iteration_costs, strategy_logs, RunSteps};
-use super::reuse::differing_settings;
+use super::reuse::{differing_settings, set_aside};
 use super::{summarise, Comparison};
 use crate::compute::{self, Compute};
 use crate::data::cases::Split;
@@ -22,6 +24,7 @@ use crate::train::run::run_config;
 use crate::train::{
     read_metrics, train, RunPaths, TrainConfig, TrainError, TrainEvent, TrainOutcome,
 };
+use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
@@ -48,6 +51,10 @@ pub struct ExperimentPlan {
     /// The split the models are evaluated on, and at most this many of its cases.
     pub split: Split,
     pub limit: Option<usize>,
+    /// A run trained with other settings, or whose settings or model cannot be read, is moved
+    /// aside (`<run>.stale-<k>`, nothing deleted) and trained again instead of stopping the
+    /// experiment.
+    pub retrain_stale: bool,
     /// The command line that asked for it (written into the comparison).
     pub command: String,
 }
@@ -158,11 +165,11 @@ pub fn run(
         let mut tables = Vec::new();
         for seed in plan.seeds() {
             let run_dir = plan.run_dir(method, seed);
-            let config = plan.train_config(method, seed);
-            let Some(model) = ensure_trained(config, &plan.data, &run_dir, stop, reporter)? else {
+            let Some((model, segmenter)) =
+                trained_model(plan, method, seed, &device, stop, reporter)?
+            else {
                 return Ok(ExperimentOutcome::Stopped);
             };
-            let segmenter = Segmenter::open(&model, &device)?;
             let cases = match &mut cases {
                 Some(loaded) => loaded,
                 slot @ None => slot.insert(load_eval_cases(plan, &segmenter, reporter)?),
@@ -182,30 +189,101 @@ pub fn run(
     Ok(ExperimentOutcome::Completed(comparison))
 }
 
+/// One run's model file, opened: trained (or resumed) unless it exists. A model that cannot be
+/// read is stale like a run of other settings (see [`refuse_or_set_aside`]). Returns `None`
+/// when the run was stopped.
+fn trained_model(
+    plan: &ExperimentPlan,
+    method: Method,
+    seed: u64,
+    device: &Device,
+    stop: &AtomicBool,
+    reporter: &mut dyn Reporter,
+) -> Result<Option<(PathBuf, Segmenter)>, ExperimentError> {
+    let run_dir = plan.run_dir(method, seed);
+    let config = plan.train_config(method, seed);
+    let Some(model) = ensure_trained(plan, config.clone(), &run_dir, stop, reporter)? else {
+        return Ok(None);
+    };
+    match Segmenter::open(&model, device) {
+        Ok(segmenter) => Ok(Some((model, segmenter))),
+        Err(e) => {
+            refuse_or_set_aside(
+                plan,
+                &run_dir,
+                &format!("its model cannot be used: {e}"),
+                reporter,
+            )?;
+            let Some(model) = ensure_trained(plan, config, &run_dir, stop, reporter)? else {
+                return Ok(None);
+            };
+            Ok(Some((model.clone(), Segmenter::open(&model, device)?)))
+        }
+    }
+}
+
+/// Why an existing run folder cannot stand in the experiment: its `run.toml` cannot be read,
+/// or records other settings than `config`.
+fn stale_reason(config: &TrainConfig, run_dir: &Path) -> Option<String> {
+    match run_config(run_dir) {
+        Err(e) => Some(format!("its settings cannot be read ({e})")),
+        Ok(recorded) => {
+            let differences = differing_settings(config, &recorded);
+            (!differences.is_empty()).then(|| {
+                format!(
+                    "this run was trained with other settings than this experiment asks for ({})",
+                    differences.join("; ")
+                )
+            })
+        }
+    }
+}
+
+/// Stops the experiment over a stale run, or, when the plan says so, moves the run aside so
+/// that it is trained again.
+fn refuse_or_set_aside(
+    plan: &ExperimentPlan,
+    run_dir: &Path,
+    reason: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<(), ExperimentError> {
+    if !plan.retrain_stale {
+        return Err(ExperimentError::Settings(format!(
+            "{}: {reason}; pass --retrain-stale to move it aside and train it again, give the \
+             experiment a new --out folder, or move the run away",
+            run_dir.display()
+        )));
+    }
+    let moved = set_aside(run_dir).map_err(|e| ExperimentError::Write {
+        path: run_dir.to_path_buf(),
+        message: format!("cannot move the stale run aside: {e}"),
+    })?;
+    reporter.note(&format!(
+        "{}: {reason}; moved to {} and training it again",
+        run_dir.display(),
+        moved.display()
+    ));
+    Ok(())
+}
+
 /// Trains one run unless its model exists (resuming from a checkpoint when there is one);
 /// an existing run is used only when its `run.toml` records the settings asked for.
 /// Returns the model file, or `None` when the run was stopped.
 fn ensure_trained(
+    plan: &ExperimentPlan,
     config: TrainConfig,
-    data: &Path,
     run_dir: &Path,
     stop: &AtomicBool,
     reporter: &mut dyn Reporter,
 ) -> Result<Option<PathBuf>, ExperimentError> {
     let model = run_dir.join(RUN_MODEL_FILE);
-    let resume = RunPaths::new(run_dir).checkpoint().exists();
-    if model.exists() || resume {
-        let recorded = run_config(run_dir)?;
-        let differences = differing_settings(&config, &recorded);
-        if !differences.is_empty() {
-            return Err(ExperimentError::Settings(format!(
-                "{}: this run was trained with other settings than this experiment asks for ({}); \
-                 give the experiment a new --out folder, or move the run away to train it again",
-                run_dir.display(),
-                differences.join("; ")
-            )));
+    let checkpoint = RunPaths::new(run_dir).checkpoint();
+    if model.exists() || checkpoint.exists() {
+        if let Some(reason) = stale_reason(&config, run_dir) {
+            refuse_or_set_aside(plan, run_dir, &reason, reporter)?;
         }
     }
+    let resume = checkpoint.exists();
     if model.exists() {
         reporter.note(&format!("{}: trained already", run_dir.display()));
         return Ok(Some(model));
@@ -218,6 +296,7 @@ fn ensure_trained(
         config.seed,
         if resume { " (resuming)" } else { "" }
     ));
+    let data = plan.data.as_path();
     let (tx, rx) = mpsc::channel();
     let outcome = std::thread::scope(|scope| {
         // The worker owns the sender, so the events end when the run does.

@@ -61,6 +61,10 @@ pub struct Args {
     /// The experiment folder (runs/, comparison.md/.csv/.json, charts and logs).
     #[arg(long)]
     out: PathBuf,
+    /// Move a run trained with other settings, or whose settings or model cannot be read,
+    /// aside (`<run>.stale-<k>`) and train it again, instead of stopping.
+    #[arg(long)]
+    retrain_stale: bool,
 }
 
 /// The methods asked for, in order; an unknown name is an error listing the known ones.
@@ -113,6 +117,7 @@ fn plan(args: &Args) -> Result<ExperimentPlan, String> {
         compute: Compute::parse(&args.compute).expect("clap checked the compute device"),
         split: Split::parse(&args.split).expect("clap checked the split"),
         limit: args.limit,
+        retrain_stale: args.retrain_stale,
         command: std::iter::once("metakd".to_string())
             .chain(std::env::args().skip(1))
             .collect::<Vec<_>>()

@@ -79,6 +79,21 @@ fn shown(path: Option<&Path>) -> String {
     path.map_or_else(|| "none".into(), |p| p.display().to_string())
 }
 
+/// Moves a stale run folder aside, to `<run>.stale-<k>` with the smallest free `k`, so that it
+/// can be trained again without losing what it holds. Returns the new path.
+pub fn set_aside(run_dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    let name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let free = (1u32..)
+        .map(|k| run_dir.with_file_name(format!("{name}.stale-{k}")))
+        .find(|p| !p.exists())
+        .expect("some stale-k name is free");
+    std::fs::rename(run_dir, &free)?;
+    Ok(free)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,19 +132,4 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(found[0].starts_with("data_dir: asked"), "{found:?}");
     }
-}
-
-/// Moves a stale run folder aside, to `<run>.stale-<k>` with the smallest free `k`, so that it
-/// can be trained again without losing what it holds. Returns the new path.
-pub fn set_aside(run_dir: &Path) -> std::io::Result<std::path::PathBuf> {
-    let name = run_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let free = (1u32..)
-        .map(|k| run_dir.with_file_name(format!("{name}.stale-{k}")))
-        .find(|p| !p.exists())
-        .expect("some stale-k name is free");
-    std::fs::rename(run_dir, &free)?;
-    Ok(free)
 }

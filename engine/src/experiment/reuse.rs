@@ -86,10 +86,10 @@ pub fn set_aside(run_dir: &Path) -> std::io::Result<std::path::PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let free = (1u32..)
+    let free = (1..=u32::MAX)
         .map(|k| run_dir.with_file_name(format!("{name}.stale-{k}")))
         .find(|p| !p.exists())
-        .expect("some stale-k name is free");
+        .ok_or_else(|| std::io::Error::other("every .stale-<k> name is taken"))?;
     std::fs::rename(run_dir, &free)?;
     Ok(free)
 }

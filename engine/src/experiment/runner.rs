@@ -217,7 +217,8 @@ fn trained_model(
             let Some(model) = ensure_trained(plan, config, &run_dir, stop, reporter)? else {
                 return Ok(None);
             };
-            Ok(Some((model.clone(), Segmenter::open(&model, device)?)))
+            let segmenter = Segmenter::open(&model, device)?;
+            Ok(Some((model, segmenter)))
         }
     }
 }

@@ -1,12 +1,11 @@
 #!/bin/bash
-# STATUS 2026-12-06: written but not yet run end to end (the session ran out of time); the first
-# run will need its paths and parsing checked against the real output.
 # Every figure of docs/benchmarks.md and docs/model.md that this machine (no GPU: the CPU backend
 # and Mesa's lavapipe) can measure, in one sitting, with the raw output of each command kept:
 # opening a study next to nibabel, the batch loader, phantom generation, the viewer's headless
 # bench, whole-volume segmentation (`desktop`, `tiny`; lavapipe and CPU) and how far the two
 # devices' label maps differ, training iterations (`desktop`, `tiny`), the cost of MetaKD's two
-# meta steps, and one iteration of the `paper` network. `python3 tools/tables/cpu_figures.py OUT`
+# meta steps, one iteration of the `paper` network, the tumour components of the CPU label map,
+# the bundled model's header, and its 15-subset evaluation without post-processing. `python3 tools/tables/cpu_figures.py OUT`
 # turns the raw files into the tables the pages show.
 #
 # usage: tools/measure/cpu_figures.sh TARGET_DIR OUT_DIR [NIBABEL_PYTHON]
@@ -78,6 +77,32 @@ print(f"voxels {a.size} differing {int((a != b).sum())} tumour_voxels_cpu {int((
       f"tumour_voxels_wgpu {int((a > 0).sum())}")
 EOF
 
+step "the CPU label map's tumour components (the false positives post-processing leaves)"
+"$PY" - "$SCRATCH/seg_desktop_cpu.nii.gz" > "$OUT/segment_desktop_cpu_components.txt" <<'EOF'
+import sys
+import nibabel as nib
+import numpy as np
+from scipy import ndimage
+labels = np.asarray(nib.load(sys.argv[1]).dataobj)
+# 18-neighbourhood, as the post-processing uses.
+components, count = ndimage.label(labels > 0, ndimage.generate_binary_structure(3, 2))
+print(f"label map {sys.argv[1]} shape {labels.shape}: {count} tumour components")
+for k, where in enumerate(ndimage.find_objects(components), start=1):
+    size = int((components[where] == k).sum())
+    z = where[2]
+    print(f"component {k}: {size} voxels, slices (third axis) {z.start}-{z.stop - 1}")
+EOF
+
+step "the bundled model file's header (its learned modality weights)"
+"$PY" - assets/models/metakd-desktop.metakd > "$OUT/bundled_model_header.json" <<'EOF'
+import json
+import struct
+import sys
+data = open(sys.argv[1], "rb").read()
+(length,) = struct.unpack("<Q", data[8:16])
+print(json.dumps(json.loads(data[16:16 + length]), indent=1))
+EOF
+
 step "training iterations"
 for preset in desktop tiny; do
   if [ "$preset" = desktop ]; then args=(--config assets/models/metakd-desktop.toml); else args=(--preset tiny); fi
@@ -90,15 +115,32 @@ for preset in desktop tiny; do
   done
 done
 
+# The measured configurations: the bundled model's, with the meta schedule or the network
+# changed (each run's run.toml is kept with its output).
+BUNDLED=assets/models/metakd-desktop.toml
+CONFIGS=$SCRATCH/configs
+mkdir -p "$CONFIGS"
+sed 's/^meta_every = .*/meta_every = 1000000/' "$BUNDLED" > "$CONFIGS/desktop-meta-off.toml"
+sed -e 's/^meta_every = .*/meta_every = 1/' -e 's/^meta_steps = .*/meta_steps = 1/' "$BUNDLED" \
+  > "$CONFIGS/desktop-gate-proxy-every-step.toml"
+{ cat "$CONFIGS/desktop-gate-proxy-every-step.toml"; echo 'meta_update = "one_step_lookahead"'; } \
+  > "$CONFIGS/desktop-lookahead-every-step.toml"
+# The paper network at a crop this machine can train: its fixed widths, the released SGD.
+sed -e 's/^preset = .*/preset = "paper"/' -e 's/^channels = .*/channels = [64, 256, 512, 1024, 256]/' \
+  -e 's/^patch = .*/patch = [32, 64, 64]/' -e 's/^batch_size = .*/batch_size = 1/' \
+  -e 's/^kind = .*/kind = "sgd"/' -e 's/^learning_rate = .*/learning_rate = 0.01/' \
+  -e 's/^meta_steps = .*/meta_steps = 20/' "$BUNDLED" > "$CONFIGS/paper-small.toml"
+
 step "MetaKD's meta steps (CPU, 2 BraTS-size phantoms, one meta step before every iteration)"
 META=$SCRATCH/ph_meta
 [ -f "$META/cases.csv" ] || "$BIN" phantom --out "$META" --cases 2 --seed 1 --size brats > /dev/null
 for variant in meta-off gate-proxy-every-step lookahead-every-step; do
   run=$SCRATCH/meta_$variant
   rm -rf "$run"
-  "$BIN" train --data "$META" --config "tools/measure/configs/desktop-$variant.toml" \
+  "$BIN" train --data "$META" --config "$CONFIGS/desktop-$variant.toml" \
     --iterations 5 --compute cpu --out "$run" > /dev/null 2>&1
   cp "$run/metrics.jsonl" "$OUT/meta_$variant.metrics.jsonl"
+  cp "$run/run.toml" "$OUT/meta_$variant.run.toml"
 done
 
 step "the paper network, 1 x 32 x 64 x 64 crops"
@@ -106,10 +148,19 @@ for compute in cpu wgpu; do
   run=$SCRATCH/paper_$compute
   rm -rf "$run"
   "${TIME[@]}" -o "$OUT/paper_$compute.time" \
-    "$BIN" train --data "$META" --config tools/measure/configs/paper-small.toml \
+    "$BIN" train --data "$META" --config "$CONFIGS/paper-small.toml" \
     --iterations 4 --compute "$compute" --out "$run" > /dev/null 2>&1
   cp "$run/metrics.jsonl" "$OUT/paper_$compute.metrics.jsonl"
+  cp "$run/run.toml" "$OUT/paper_$compute.run.toml"
 done
+
+step "the bundled model on the sample under all 15 subsets, without post-processing"
+rm -rf "$SCRATCH/eval_nopp"
+"${TIME[@]}" -o "$OUT/eval_no_postprocess.time" \
+  "$BIN" eval --data assets/sample --split train --no-postprocess --out "$SCRATCH/eval_nopp" \
+  > "$OUT/eval_no_postprocess.log" 2>&1
+cp "$SCRATCH/eval_nopp/eval.md" "$OUT/eval_no_postprocess.md"
+cp "$SCRATCH/eval_nopp/eval.json" "$OUT/eval_no_postprocess.json"
 
 step "viewer, headless (two runs)"
 for run in 1 2; do

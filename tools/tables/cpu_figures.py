@@ -14,6 +14,10 @@ import json
 import pathlib
 import re
 import statistics
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "measure"))
+from median_seconds import step_seconds  # noqa: E402
 
 
 def table(header, rows):
@@ -34,12 +38,8 @@ def memory(mb):
 
 
 def median_step_seconds(path, first, last):
-    """Median `seconds` of the step lines of a metrics.jsonl over iterations first..last."""
-    seconds = [
-        row["seconds"]
-        for row in map(json.loads, path.read_text().splitlines())
-        if "seconds" in row and "iteration" in row and first <= row["iteration"] <= last
-    ]
+    """Median `seconds` of a metrics.jsonl's steps first..last, all of them present."""
+    seconds = step_seconds(path, first, last)
     assert len(seconds) == last - first + 1, f"{path}: {len(seconds)} steps in {first}-{last}"
     return statistics.median(seconds)
 

@@ -1,11 +1,10 @@
-"""(Not yet run on real output, 2026-12-06: written with tools/measure/cpu_figures.sh.)
-
-Tables of docs/benchmarks.md and docs/model.md from the raw output that
+"""Tables of docs/benchmarks.md and docs/model.md from the raw output that
 `tools/measure/cpu_figures.sh` writes (the CPU backend and lavapipe on the 2-core machine).
 
 For each docs/measurements/cpu-*/ folder holding that output (a machine.txt), writes next to
 the raw files: table_load.md, table_loader.md, table_phantom.md, table_viewer.md,
-table_speed.md, table_meta_steps.md and table_paper.md. `tools/regen_docs_tables.py` runs this
+table_speed.md, table_meta_steps.md and table_paper.md (the 15-subset evaluation without
+post-processing, eval_no_postprocess.md, is `metakd eval`'s own table, copied as it is). `tools/regen_docs_tables.py` runs this
 first and then copies the tables into the pages.
 
 usage: python3 tools/tables/cpu_figures.py        (run from the repository root)

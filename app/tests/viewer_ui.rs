@@ -143,6 +143,11 @@ fn dropping_a_modality_in_the_panel_and_choosing_the_display() {
     h.get_by_label("Enhancing (ET)");
 }
 
+/// A regression check, not an independent one: the stored image was rendered by this code when
+/// it was judged right by eye, so it catches a change in the drawing, not a drawing that was
+/// wrong from the start. What is independent of the renderer is checked elsewhere: the
+/// overlay's colours and blend at known pixels of a real window (`real_window.rs`, which
+/// parses the Xvfb screen), and the state assertions of the other tests here.
 #[test]
 fn three_plane_view_snapshot() {
     let mut h = harness();

@@ -4,17 +4,14 @@
 //! rewrites them from the files. And every table of figures in docs/ names its raw files:
 //! verbatim as above, or, for a hand-written summary of them (a goals table), with a
 //! `<!-- figures from measurements/…, measurements/… -->` line; a table whose numbers are not
-//! measured (file lists, settings) says `<!-- not a measurement -->`. Tables measured before
-//! raw output was kept say `<!-- no raw output kept -->` on the page and are listed by the test.
+//! measured (file lists, settings) says `<!-- not a measurement -->`. There is no exemption
+//! for a table whose raw output was not kept: such a table is re-measured or removed.
 
 use std::path::Path;
 
 const MARKER: (&str, &str) = ("<!-- table from ", " -->");
 const SUMMARY: (&str, &str) = ("<!-- figures from ", " -->");
 const NOT_MEASURED: &str = "<!-- not a measurement -->";
-/// A table measured before raw output was kept: allowed, shown on the page, and listed by the
-/// test, so the debt stays visible; no new table should need it.
-const NO_RAW_OUTPUT: &str = "<!-- no raw output kept -->";
 
 /// Where `page` has a table (indented or not) whose rows below the header hold a digit but
 /// no line right above it (blank lines skipped) names its raw files, each as a message; a
@@ -45,8 +42,7 @@ fn untied_tables(page: &str, docs: &Path) -> Vec<String> {
         let summarised = above
             .strip_prefix(SUMMARY.0)
             .and_then(|rest| rest.strip_suffix(SUMMARY.1));
-        let problem = if !has_numbers || above == NOT_MEASURED || above == NO_RAW_OUTPUT || verbatim
-        {
+        let problem = if !has_numbers || above == NOT_MEASURED || verbatim {
             None
         } else if let Some(files) = summarised {
             let missing: Vec<&str> = files
@@ -139,10 +135,6 @@ fn every_table_of_figures_names_its_raw_files() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "md") {
             let page = std::fs::read_to_string(&path).unwrap();
-            let debt = page.lines().filter(|l| l.trim() == NO_RAW_OUTPUT).count();
-            if debt > 0 {
-                eprintln!("{}: {debt} table(s) without raw output", path.display());
-            }
             for problem in untied_tables(&page, &docs) {
                 problems.push(format!("{}: {problem}", path.display()));
             }
@@ -170,6 +162,9 @@ fn an_untied_table_is_found() {
     assert!(untied_tables(&missing, dir.path())[0].contains("gone.json"));
     let settings = format!("{NOT_MEASURED}\n{table}");
     assert!(untied_tables(&settings, dir.path()).is_empty());
+    // The exemption these pages once had is gone.
+    let unkept = format!("<!-- no raw output kept -->\n{table}");
+    assert_eq!(untied_tables(&unkept, dir.path()).len(), 1);
     assert!(untied_tables("| a | b |\n|---|---|\n| x | y |\n", dir.path()).is_empty());
     let indented = format!("<!-- table from raw.md -->\n    {table}");
     assert_eq!(untied_tables(&indented, dir.path()).len(), 1);

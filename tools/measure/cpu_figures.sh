@@ -8,11 +8,13 @@
 # the bundled model's header, and its 15-subset evaluation without post-processing. `python3 tools/tables/cpu_figures.py OUT`
 # turns the raw files into the tables the pages show.
 #
-# usage: tools/measure/cpu_figures.sh TARGET_DIR OUT_DIR [NIBABEL_PYTHON]
+# usage: [ONLY_OUR_CODE=1] tools/measure/cpu_figures.sh TARGET_DIR OUT_DIR [NIBABEL_PYTHON]
 #   TARGET_DIR: the cargo profile folder holding `metakd` and `metakd-viewer`
 #               (e.g. ~/.cache/metakd-target/debug after `cargo build --workspace`)
-#   NIBABEL_PYTHON: a Python with nibabel and numpy (default python3), for the load benchmark
-#               and the label-map comparison; a throwaway venv is enough.
+#   NIBABEL_PYTHON: a Python with nibabel, numpy and scipy (default python3), for the load
+#               benchmark and the label-map checks; a throwaway venv is enough.
+#   ONLY_OUR_CODE=1: only the study load, the batch loader, phantom generation and the viewer,
+#               where our own code (not burn's or the shaders) does the work.
 # Scratch data goes to ${SCRATCH:-/tmp/metakd-figures}.
 set -euo pipefail
 BIN=$1/metakd
@@ -48,6 +50,9 @@ rm -rf "$SCRATCH/ph4"
 "${TIME[@]}" -o "$OUT/phantom.time" \
   "$BIN" phantom --out "$SCRATCH/ph4" --cases 4 --seed 7 --size brats > "$OUT/phantom.log" 2>&1
 
+# The rest needs the network; ONLY_OUR_CODE=1 skips it (the figures where our own code does the
+# work, for comparing build profiles).
+if [ -z "${ONLY_OUR_CODE:-}" ]; then
 step "training data (6 BraTS-size phantoms, seed 11)"
 DATA=$SCRATCH/ph_brats
 [ -f "$DATA/cases.csv" ] || "$BIN" phantom --out "$DATA" --cases 6 --seed 11 --size brats > /dev/null
@@ -162,6 +167,8 @@ rm -rf "$SCRATCH/eval_nopp"
 cp "$SCRATCH/eval_nopp/eval.md" "$OUT/eval_no_postprocess.md"
 cp "$SCRATCH/eval_nopp/eval.json" "$OUT/eval_no_postprocess.json"
 
+
+fi
 step "viewer, headless (two runs)"
 for run in 1 2; do
   "$VIEWER" --bench --frames 300 > "$OUT/viewer_$run.txt" 2>&1

@@ -1,6 +1,7 @@
 """Regenerates the tables in docs/*.md that come verbatim from a raw output file.
 
-First it runs every `tools/tables/*.py` script (in sorted order, with this Python), each of
+First it runs every `tools/tables/*.py` script but the `_` helper modules (in sorted order,
+with this Python), each of
 which writes Markdown table files next to the raw output it reads under docs/measurements/;
 it stops with an error if one fails. Then it splices the tables into the pages.
 
@@ -24,7 +25,7 @@ MARKER = re.compile(r"^<!-- table from (\S+) -->$")
 
 def run_table_scripts():
     """Runs each tools/tables/*.py; a failing one ends this script with its exit status."""
-    for script in sorted(pathlib.Path("tools/tables").glob("*.py")):
+    for script in sorted(pathlib.Path("tools/tables").glob("[!_]*.py")):
         done = subprocess.run([sys.executable, str(script)])
         if done.returncode != 0:
             sys.exit(f"{script} failed (exit status {done.returncode}); no page was changed")

@@ -5,8 +5,8 @@
 # bench, whole-volume segmentation (`desktop`, `tiny`; lavapipe and CPU) and how far the two
 # devices' label maps differ, training iterations (`desktop`, `tiny`), the cost of MetaKD's two
 # meta steps, one iteration of the `paper` network, the tumour components of the CPU label map,
-# the bundled model's header, and its 15-subset evaluation without post-processing. `python3 tools/tables/cpu_figures.py OUT`
-# turns the raw files into the tables the pages show.
+# the bundled model's header, and its 15-subset evaluation without post-processing.
+# `python3 tools/tables/cpu_figures.py` turns the raw files into the tables the pages show.
 #
 # usage: [ONLY_OUR_CODE=1] tools/measure/cpu_figures.sh TARGET_DIR OUT_DIR [NIBABEL_PYTHON]
 #   TARGET_DIR: the cargo profile folder holding `metakd` and `metakd-viewer`
@@ -166,9 +166,8 @@ rm -rf "$SCRATCH/eval_nopp"
   > "$OUT/eval_no_postprocess.log" 2>&1
 cp "$SCRATCH/eval_nopp/eval.md" "$OUT/eval_no_postprocess.md"
 cp "$SCRATCH/eval_nopp/eval.json" "$OUT/eval_no_postprocess.json"
-
-
 fi
+
 step "viewer, headless (two runs)"
 for run in 1 2; do
   "$VIEWER" --bench --frames 300 > "$OUT/viewer_$run.txt" 2>&1

@@ -21,6 +21,8 @@ usage: python3 tools/tables/conv3d.py        (run from the repository root)
 import json
 import pathlib
 
+from _markdown import table
+
 LAVAPIPE = pathlib.Path("docs/measurements/lavapipe-2026-12-03")
 H100 = pathlib.Path("docs/measurements/h100-2026-11-23")
 
@@ -43,15 +45,6 @@ def fixed(value, places):
 def times(value, places):
     """A ratio such as `7.5×`."""
     return fixed(value, places) + "×"
-
-
-def table(header, rows, aligns=None):
-    """A Markdown table: the header's cells, then one row per list of cells; `aligns` gives
-    each column's separator cell (`---` for all when left out)."""
-    aligns = aligns or ["---"] * len(header)
-    lines = ["| " + " | ".join(header) + " |", "|" + "".join(a + "|" for a in aligns)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def read_bench_text(path):

@@ -3,9 +3,10 @@
 
 For each docs/measurements/cpu-*/ folder holding that output (a machine.txt), writes next to
 the raw files each of table_load.md, table_loader.md, table_phantom.md, table_viewer.md,
-table_speed.md, table_meta_steps.md and table_paper.md whose raw files are there (the 15-subset evaluation without
-post-processing, eval_no_postprocess.md, is `metakd eval`'s own table, copied as it is). `tools/regen_docs_tables.py` runs this
-first and then copies the tables into the pages.
+table_speed.md, table_meta_steps.md and table_paper.md whose raw files are there. The
+15-subset evaluation without post-processing, eval_no_postprocess.md, is `metakd eval`'s own
+table, used as it is. `tools/regen_docs_tables.py` runs this first and then copies the tables
+into the pages.
 
 usage: python3 tools/tables/cpu_figures.py        (run from the repository root)
 """
@@ -18,12 +19,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "measure"))
 from median_seconds import step_seconds  # noqa: E402
 
-
-def table(header, rows):
-    """A Markdown table: the header's cells, then one row per list of cells."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+from _markdown import table  # noqa: E402
 
 
 def peak(folder, name):

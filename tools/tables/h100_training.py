@@ -21,14 +21,9 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "measure"))
 from median_seconds import step_seconds  # noqa: E402
 
+from _markdown import table  # noqa: E402
+
 H100 = pathlib.Path("docs/measurements/h100-2026-11-23")
-
-
-def table(header, rows, aligns):
-    """A Markdown table: the header's cells, then one row per list of cells."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "".join(a + "|" for a in aligns)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def median_after_first(path):
@@ -47,15 +42,14 @@ def training():
 
 
 def method_costs():
-    runs = [("baseline", "concat"), ("gmd-concat-15", "concat"), ("gmd-concat-5", "concat"),
-            ("baseline-ds", "dynamic sharing")]
-    label = {"baseline": "baseline", "gmd-concat-15": "gmd, all 15 subsets",
-             "gmd-concat-5": "gmd, 5 subsets per step", "baseline-ds": "baseline"}
+    runs = [("baseline", "baseline", "concat"), ("gmd-concat-15", "gmd, all 15 subsets", "concat"),
+            ("gmd-concat-5", "gmd, 5 subsets per step", "concat"),
+            ("baseline-ds", "baseline", "dynamic sharing")]
     base, _ = median_after_first(H100 / "method-costs/baseline.jsonl")
     rows = []
-    for name, backbone in runs:
+    for name, method, backbone in runs:
         s, n = median_after_first(H100 / f"method-costs/{name}.jsonl")
-        rows.append([label[name], backbone, f"2–{n}", f"{s:.3f}", f"{s / base:.1f}"])
+        rows.append([method, backbone, f"2–{n}", f"{s:.3f}", f"{s / base:.1f}"])
     return table(["method", "backbone", "iterations", "s per iteration", "× baseline"], rows,
                  ["---", "---", "---", "---:", "---:"])
 

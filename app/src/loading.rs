@@ -2,18 +2,31 @@
 //! either a study ready for display or an error naming the file, through a channel.
 
 use crate::state::OpenStudy;
-use engine::study::{Study, StudyFiles};
+use engine::study::{role_from_file_name, Study, StudyFiles};
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, TryRecvError};
 
 /// What to open: a case folder or explicitly assigned files.
 #[derive(Debug, Clone)]
 pub enum StudySource {
+    /// A BraTS case folder, or an MSD Task01 4D image (`imagesTr/BRATS_001.nii.gz`).
     Folder(PathBuf),
     Files(StudyFiles),
 }
 
 impl StudySource {
+    /// What one chosen path opens as by itself: a folder, or a NIfTI file whose name names no
+    /// sequence (an MSD Task01 4D image), opens as a case; `None` for a BraTS-named file,
+    /// whose role the user confirms with the others.
+    pub fn single_case(paths: &[PathBuf]) -> Option<StudySource> {
+        match paths {
+            [one] if one.is_dir() || role_from_file_name(one).is_none() => {
+                Some(StudySource::Folder(one.clone()))
+            }
+            _ => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             StudySource::Folder(dir) => dir.display().to_string(),

@@ -41,13 +41,16 @@ fn sample_study() -> Option<PathBuf> {
     cases.into_iter().next()
 }
 
-/// The study named on the command line (files get their roles from their BraTS-style names).
+/// The study named on the command line: a case folder or MSD Task01 image, or files that get
+/// their roles from their BraTS-style names.
 fn source_from_args(study: &[PathBuf]) -> Result<StudySource, String> {
+    if let Some(case) = StudySource::single_case(study) {
+        return Ok(case);
+    }
     match study {
         [] => sample_study().map(StudySource::Folder).ok_or_else(|| {
             "no study given and no sample study found under assets/sample/".to_string()
         }),
-        [one] if one.is_dir() => Ok(StudySource::Folder(one.clone())),
         files => {
             let assignment = FileAssignment::new(files);
             if let Some((path, _)) = assignment

@@ -2,7 +2,7 @@
 //! looked at (crosshair, layout, displayed modality, window/level, overlay settings).
 //! Rendering code reads this; input handlers change it; nothing here draws.
 
-use engine::study::{Availability, LabelConvention, Modality, Region, Study};
+use engine::study::{Availability, LabelConvention, Modality, Region, Study, TumourTissue};
 use engine::volume::{Orientation, Plane};
 use std::sync::Arc;
 
@@ -102,12 +102,11 @@ impl TumourClass {
     ];
 
     pub fn of_label(value: u8, convention: LabelConvention) -> Option<TumourClass> {
-        match value {
-            1 => Some(TumourClass::Necrosis),
-            2 => Some(TumourClass::Edema),
-            v if v == convention.et_value() => Some(TumourClass::Enhancing),
-            _ => None,
-        }
+        convention.tissue_of(value).map(|t| match t {
+            TumourTissue::Ncr => TumourClass::Necrosis,
+            TumourTissue::Ed => TumourClass::Edema,
+            TumourTissue::Et => TumourClass::Enhancing,
+        })
     }
 
     pub fn name(self) -> &'static str {

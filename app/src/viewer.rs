@@ -43,6 +43,8 @@ pub struct Viewer {
     pub compare: ComparePanel,
     /// The "Training" window and its run.
     pub train: TrainPanel,
+    /// The window title last sent to the platform.
+    sent_title: String,
 }
 
 impl Viewer {
@@ -53,6 +55,7 @@ impl Viewer {
             loading: None,
             errors: Vec::new(),
             notice: None,
+            sent_title: String::new(),
             focus: Plane::Axial,
             caches: HashMap::new(),
             generation: 0,
@@ -80,6 +83,40 @@ impl Viewer {
 
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
+    }
+
+    /// The window title: the open case, its file layout and its label convention.
+    pub fn window_title(&self) -> String {
+        match &self.open {
+            None => "MetaKD viewer".into(),
+            Some(open) => {
+                let study = &open.study;
+                let labels = match &study.labels {
+                    Some(_) => study.convention.name(),
+                    None => "no labels",
+                };
+                let reference = study.reference();
+                let background = engine::volume::background_value(&reference.data, reference.shape);
+                let intensities = if background == 0.0 {
+                    String::new()
+                } else {
+                    format!(", background {background:.3} (already normalised)")
+                };
+                format!(
+                    "{} — {}{intensities}, {labels} — MetaKD viewer",
+                    study.name,
+                    study.layout.name(),
+                )
+            }
+        }
+    }
+
+    fn update_window_title(&mut self, ctx: &egui::Context) {
+        let title = self.window_title();
+        if title != self.sent_title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.sent_title = title;
+        }
     }
 
     /// Shows an already prepared study (replacing the open one).
@@ -244,6 +281,7 @@ impl Viewer {
         if let Some(error) = self.train.poll() {
             self.errors.push(error);
         }
+        self.update_window_title(ui.ctx());
         self.handle_dropped_files(ui.ctx());
         self.handle_keys(ui.ctx());
         self.handle_screenshot_event();
@@ -326,7 +364,10 @@ impl Viewer {
                 .add_filter("NIfTI", &["nii", "gz"])
                 .pick_files()
             {
-                self.assigning = Some(FileAssignment::new(&files));
+                match StudySource::single_case(&files) {
+                    Some(case) => self.start_loading(case, ui.ctx()),
+                    None => self.assigning = Some(FileAssignment::new(&files)),
+                }
             }
         }
         ui.menu_button("Open recent", |ui| {
@@ -416,6 +457,7 @@ impl Viewer {
             return;
         };
         ui.heading(&open.study.name);
+        ui.label(format!("Layout: {}", open.study.layout.name()));
         ui.label(format!(
             "Labels: {}",
             open.study.labels.as_ref().map_or("none".into(), |_| open
@@ -595,9 +637,9 @@ impl Viewer {
         if dropped.is_empty() {
             return;
         }
-        match dropped.as_slice() {
-            [one] if one.is_dir() => self.start_loading(StudySource::Folder(one.clone()), ctx),
-            files => self.assigning = Some(FileAssignment::new(files)),
+        match StudySource::single_case(&dropped) {
+            Some(case) => self.start_loading(case, ctx),
+            None => self.assigning = Some(FileAssignment::new(&dropped)),
         }
     }
 

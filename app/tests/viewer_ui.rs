@@ -72,6 +72,7 @@ fn synthetic_study() -> Study {
         modalities: [flair, t1, t1ce, t2],
         labels: Some(volume(labels, DataType::U8)),
         convention: LabelConvention::Brats2021,
+        layout: engine::study::Layout::Files,
     }
 }
 
@@ -183,6 +184,52 @@ fn a_broken_study_shows_an_error_naming_the_file_and_keeps_the_open_one() {
     h.get_by_label("OK").click();
     h.run_steps(2);
     assert!(h.state().errors.is_empty());
+}
+
+/// An MSD Task01 4D image, chosen alone, opens as a case: its frames become the four
+/// sequences, and the side panel and the window title name its layout and label convention.
+#[test]
+fn an_msd_task01_image_opens_by_itself_and_names_its_layout() {
+    let mut h = harness();
+    let tmp = tempfile::tempdir().unwrap();
+    let study = synthetic_study();
+    let flair = study.modalities[0].as_ref().unwrap();
+    let mut stacked = flair.clone();
+    stacked.frames = 4;
+    for m in &study.modalities[1..] {
+        stacked.data.extend_from_slice(&m.as_ref().unwrap().data);
+    }
+    let images = tmp.path().join("Task01_BrainTumour/imagesTr");
+    let labels = tmp.path().join("Task01_BrainTumour/labelsTr");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(&labels).unwrap();
+    let image = images.join("BRATS_007.nii.gz");
+    engine::volume::write_volume(&image, &stacked).unwrap();
+    let seg: Vec<u8> = study
+        .labels
+        .as_ref()
+        .unwrap()
+        .data
+        .iter()
+        .map(|v| [0, 2, 1, 0, 3][*v as usize]) // BraTS 2021 → MSD values
+        .collect();
+    engine::volume::write_labels(&labels.join("BRATS_007.nii.gz"), &seg, flair).unwrap();
+
+    let source = StudySource::single_case(std::slice::from_ref(&image))
+        .expect("an unnamed NIfTI file opens as a case");
+    let ctx = h.ctx.clone();
+    h.state_mut().start_loading(source, &ctx);
+    wait_for_loading(&mut h);
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    let open = h.state().open.as_ref().unwrap();
+    assert_eq!(open.study.name, "BRATS_007");
+    assert_eq!(open.study.available(), engine::study::Availability::FULL);
+    h.get_by_label("Layout: MSD Task01 4D image");
+    let title = h.state().window_title();
+    assert!(
+        title.starts_with("BRATS_007 — MSD Task01 4D image, MSD Task01 (1 oedema"),
+        "{title}"
+    );
 }
 
 #[test]

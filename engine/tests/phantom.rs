@@ -402,14 +402,16 @@ fn cli_writes_a_data_set_and_renders_its_montage() {
         .expect("metakd runs");
     assert!(status.success());
     let case = out.join("Phantom_00001");
-    for suffix in ["flair", "t1", "t1ce", "t2", "seg"] {
+    // BraTS 2023 labels come with BraTS 2023 names.
+    for suffix in ["t2f", "t1n", "t1c", "t2w", "seg"] {
         assert!(
-            case.join(format!("Phantom_00001_{suffix}.nii.gz"))
+            case.join(format!("Phantom_00001-{suffix}.nii.gz"))
                 .is_file(),
             "{suffix}"
         );
     }
     let study = Study::open_folder(&case).expect("the case opens");
+    assert_eq!(study.layout, engine::study::Layout::Brats2023);
     let labels = study.labels.as_ref().expect("labels");
     assert!(labels.data.iter().all(|v| [0.0, 1.0, 2.0, 3.0].contains(v)));
 

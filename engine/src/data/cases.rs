@@ -7,7 +7,7 @@
 //! cases, so the split does not depend on the order the file system lists folders in).
 
 use super::error::{CaseProblem, DataError};
-use crate::study::{discover_case_files, StudyError};
+use crate::study::{discover_case_files, msd_images, StudyError};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -220,8 +220,16 @@ impl CaseList {
 
     /// Every sub-folder of `root` that holds BraTS files, sorted by name, all in `train`.
     /// Sub-folders without any NIfTI file of a BraTS role are ignored silently; sub-folders
-    /// whose files are ambiguous (two files for one role) come back as problems.
+    /// whose files are ambiguous (two files for one role) come back as problems. An MSD Task
+    /// folder (`root/imagesTr/`) gives one case per image instead.
     pub fn scan(root: &Path) -> Result<(CaseList, Vec<CaseProblem>), DataError> {
+        if let Some(images) = msd_images(root) {
+            let images = images.map_err(|source| DataError::Folder {
+                dir: root.join("imagesTr"),
+                source,
+            })?;
+            return Self::from_msd_images(root, images);
+        }
         let entries = std::fs::read_dir(root).map_err(|source| DataError::Folder {
             dir: root.to_path_buf(),
             source,
@@ -263,6 +271,33 @@ impl CaseList {
                 cases,
             },
             problems,
+        ))
+    }
+
+    /// The cases of an MSD Task folder: one per image of `imagesTr/`, all in `train`.
+    fn from_msd_images(
+        root: &Path,
+        images: Vec<PathBuf>,
+    ) -> Result<(CaseList, Vec<CaseProblem>), DataError> {
+        let cases: Vec<CaseEntry> = images
+            .into_iter()
+            .map(|dir| CaseEntry {
+                name: discover_case_files(&dir).map_or_else(|_| String::new(), |f| f.name),
+                dir,
+                split: Split::Train,
+            })
+            .collect();
+        if cases.is_empty() {
+            return Err(DataError::NoCases {
+                dir: root.to_path_buf(),
+            });
+        }
+        Ok((
+            CaseList {
+                root: root.to_path_buf(),
+                cases,
+            },
+            Vec::new(),
         ))
     }
 

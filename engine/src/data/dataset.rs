@@ -86,7 +86,7 @@ pub fn load_case(
         message,
     };
     let from_study = |e: StudyError| problem(study_error_path(&e, &entry.dir), e.to_string());
-    if !entry.dir.is_dir() {
+    if !entry.dir.exists() {
         return Err(problem(
             entry.dir.clone(),
             "the case folder does not exist; fix the case list or restore the folder".into(),
@@ -95,7 +95,7 @@ pub fn load_case(
     let files = discover_case_files(&entry.dir).map_err(from_study)?;
     let missing: Vec<&str> = Modality::ALL
         .into_iter()
-        .filter(|m| needs.modalities.contains(*m) && files.modalities[m.index()].is_none())
+        .filter(|m| needs.modalities.contains(*m) && !files.has(*m))
         .map(Modality::name)
         .collect();
     let no_labels = needs.labels && files.labels.is_none();

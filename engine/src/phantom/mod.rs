@@ -20,7 +20,7 @@ pub mod tumour;
 
 pub use crate::data::cases::Split;
 use crate::data::cases::{CaseEntry, CaseList, CASES_CSV};
-use crate::study::{LabelConvention, Modality, Study};
+use crate::study::{LabelConvention, Layout, Modality, Study};
 use crate::volume::{write_i16, write_labels, Affine, DataType, Volume, VolumeError};
 use anatomy::{Anatomy, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
 use deform::Deformation;
@@ -134,16 +134,6 @@ pub enum PhantomError {
     },
 }
 
-/// The file-name suffix of each modality in the BraTS 2018–2021 layout.
-pub fn brats2021_suffix(m: Modality) -> &'static str {
-    match m {
-        Modality::Flair => "flair",
-        Modality::T1 => "t1",
-        Modality::T1ce => "t1ce",
-        Modality::T2 => "t2",
-    }
-}
-
 impl PhantomCase {
     /// A volume with this case's geometry and no voxels (for writing "like" it).
     pub fn geometry(&self) -> Volume {
@@ -168,6 +158,15 @@ impl PhantomCase {
         }
     }
 
+    /// The file layout it is written in: BraTS 2023 names for BraTS 2023 labels, else
+    /// BraTS 2018–2021 names.
+    pub fn layout(&self) -> Layout {
+        match self.convention {
+            LabelConvention::Brats2023 => Layout::Brats2023,
+            _ => Layout::Brats2018,
+        }
+    }
+
     /// The case as a study in memory (all four modalities and the labels).
     pub fn study(&self) -> Study {
         Study {
@@ -175,11 +174,13 @@ impl PhantomCase {
             modalities: Modality::ALL.map(|m| Some(self.volume(m))),
             labels: Some(self.label_volume()),
             convention: self.convention,
+            layout: self.layout(),
         }
     }
 
-    /// Writes `<dir>/<name>_{flair,t1,t1ce,t2,seg}.nii.gz` (the folder is created): the MRI as
-    /// int16, the labels as uint8, all with the same LPS sform/qform.
+    /// Writes `<dir>/<name>_{flair,t1,t1ce,t2,seg}.nii.gz` (BraTS 2023 labels:
+    /// `<name>-{t2f,t1n,t1c,t2w,seg}.nii.gz`; the folder is created): the MRI as int16, the
+    /// labels as uint8, all with the same LPS sform/qform.
     pub fn write(&self, dir: &Path) -> Result<(), PhantomError> {
         std::fs::create_dir_all(dir).map_err(|source| PhantomError::Io {
             path: dir.to_path_buf(),
@@ -187,11 +188,11 @@ impl PhantomCase {
         })?;
         let like = self.geometry();
         for m in Modality::ALL {
-            let path = dir.join(format!("{}_{}.nii.gz", self.name, brats2021_suffix(m)));
+            let path = dir.join(self.layout().file_name(&self.name, Some(m)));
             write_i16(&path, &self.modalities[m.index()], &like)?;
         }
         write_labels(
-            &dir.join(format!("{}_seg.nii.gz", self.name)),
+            &dir.join(self.layout().file_name(&self.name, None)),
             &self.labels,
             &like,
         )?;

@@ -7,8 +7,10 @@
 //! `[4, D, H, W]` in the fixed modality order FLAIR, T1, T1ce, T2.
 //!
 //! Steps (nnU-Net's order):
-//! 1. **Brain crop**: the bounding box of the voxels that are nonzero in any modality (and of
-//!    any tumour label), grown by a margin and clamped to the grid. Its offset in the source
+//! 1. **Brain crop**: the bounding box of the voxels that differ from the background in any
+//!    modality (and of any tumour label), grown by a margin and clamped to the grid. The
+//!    background is 0, or the constant corner value of inputs that were z-scored with their
+//!    background (`volume::background_value`). Its offset in the source
 //!    grid is kept so predictions can be pasted back ([`PreparedCase::uncrop`]).
 //! 2. **Normalisation per modality over brain voxels** (the union mask of step 1): robust
 //!    clipping to percentiles of the brain voxels (default 0.5–99.5), then z-score (default) or
@@ -24,7 +26,7 @@ mod error;
 pub use error::PrepareError;
 
 use crate::study::{check_same_grid, label_value, Availability, LabelConvention, Region, Study};
-use crate::volume::Volume;
+use crate::volume::{background_value, Volume};
 
 /// How intensities of one modality are normalised over the brain voxels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -213,12 +215,14 @@ fn check_volumes<'a>(study: &'a Study, volumes: &[&'a Volume]) -> Result<&'a Vol
     Ok(reference)
 }
 
-/// Brain mask: nonzero (and finite) in any modality.
+/// Brain mask: in any modality, finite and not that modality's background value
+/// ([`background_value`]: 0 for BraTS files, the constant of z-scored copies).
 fn brain_mask(volumes: &[&Volume]) -> Vec<bool> {
     let mut brain = vec![false; volumes[0].data.len()];
     for v in volumes {
+        let background = background_value(&v.data, v.shape);
         for (b, x) in brain.iter_mut().zip(&v.data) {
-            *b |= *x != 0.0 && x.is_finite();
+            *b |= *x != background && x.is_finite();
         }
     }
     brain
@@ -450,6 +454,7 @@ pub(crate) mod tests {
             modalities,
             labels: labels.map(grid),
             convention: LabelConvention::Brats2021,
+            layout: crate::study::Layout::Files,
         }
     }
 
@@ -667,6 +672,7 @@ pub(crate) mod tests {
             modalities: [None, None, None, None],
             labels: Some(volume([2, 2, 2], vec![0.0; 8])),
             convention: LabelConvention::Brats2021,
+            layout: crate::study::Layout::Files,
         };
         assert!(prepare(&none, &PreprocessConfig::default()).is_err());
 

@@ -8,7 +8,7 @@
 //! orientation letters in a small built-in font.
 
 use super::font::{draw_text, text_width, GLYPH_H};
-use crate::study::{LabelConvention, Modality, Study};
+use crate::study::{label_value, LabelConvention, Modality, Study, TumourTissue};
 use crate::volume::{percentile_range, Orientation, Plane, Slice, Volume};
 use image::{Rgb, RgbImage};
 
@@ -410,20 +410,19 @@ fn bilinear(slice: &Slice<f32>, col: f64, row: f64) -> f32 {
     top * (1.0 - fr) + bottom * fr
 }
 
-/// The overlay colour of a label value under `convention`.
+/// The overlay colour of a label value under `convention` (cyan for a value it does not use).
 pub fn label_colour(value: f32, convention: LabelConvention) -> Option<[u8; 3]> {
-    let l = value.round() as i64;
-    if l == 1 {
-        Some(NCR_COLOUR)
-    } else if l == 2 {
-        Some(ED_COLOUR)
-    } else if l == i64::from(convention.et_value()) {
-        Some(ET_COLOUR)
-    } else if l > 0 {
-        Some([0x00, 0xFF, 0xFF])
-    } else {
-        None
+    let l = value.round();
+    if l <= 0.0 {
+        return None;
     }
+    let tissue = label_value(l).and_then(|l| convention.tissue_of(l));
+    Some(match tissue {
+        Some(TumourTissue::Ncr) => NCR_COLOUR,
+        Some(TumourTissue::Ed) => ED_COLOUR,
+        Some(TumourTissue::Et) => ET_COLOUR,
+        None => [0x00, 0xFF, 0xFF],
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -491,6 +490,7 @@ mod tests {
             ],
             labels: Some(volume(shape, affine, labels)),
             convention: LabelConvention::Brats2021,
+            layout: crate::study::Layout::Files,
         }
     }
 

@@ -31,4 +31,14 @@ pub enum StudyError {
     BadLabels { path: PathBuf, reason: String },
     #[error("no files were given: choose at least one modality or a label map")]
     Empty,
+    #[error("{dir}: {first} and {second} follow different naming schemes (BraTS 2018–2021 `_flair/_t1/_t1ce/_t2` against BraTS 2023 `-t2f/-t1n/-t1c/-t2w`); rename one set so the case uses one scheme, or open the files explicitly")]
+    MixedLayouts {
+        dir: PathBuf,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("{path}: has {frames} frame(s); an MSD Task01 image has 4 (FLAIR, T1w, t1gd, T2w). Give the 4-frame image from imagesTr, or save each sequence as its own file with a BraTS name (<case>_flair.nii.gz …)")]
+    Frames { path: PathBuf, frames: usize },
+    #[error("{path}: holds the value 4, which the {layout} label convention never uses (its enhancing tumour is 3); the label map seems to come from a BraTS 2018–2021 case: give that case's files with their own names, or relabel 4 → 3")]
+    MixedConventions { path: PathBuf, layout: &'static str },
 }

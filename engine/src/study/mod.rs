@@ -1,6 +1,7 @@
 //! `engine::study` owns a case: FLAIR, T1, T1ce and T2 (any subset present) plus an optional
-//! label map, all checked to lie on one grid; BraTS file-name discovery (2018–2021 and 2023+);
-//! the label convention (1/2/4 or 1/2/3) and the WT/TC/ET region masks; availability subsets.
+//! label map, all checked to lie on one grid; finding its files in every BraTS-family layout
+//! (2018–2021 and 2023+ names, MSD Task01 4D images); the label convention (BraTS 2021, 2023,
+//! 2015, MSD) and the WT/TC/ET region masks; availability subsets.
 
 mod availability;
 mod discover;
@@ -8,9 +9,12 @@ mod error;
 mod labels;
 
 pub use availability::Availability;
-pub use discover::{check_same_grid, discover_case_files, role_from_file_name, StudyFiles};
+pub use discover::{
+    check_same_grid, discover_case_files, msd_images, role_from_file_name, Layout, StudyFiles,
+    MSD_FRAMES,
+};
 pub use error::StudyError;
-pub use labels::{label_value, LabelConvention, LabelSummary, Region};
+pub use labels::{label_value, LabelConvention, LabelSummary, Region, TumourTissue};
 
 use crate::volume::Volume;
 use std::path::Path;
@@ -63,12 +67,15 @@ pub struct Study {
     pub modalities: [Option<Volume>; 4],
     /// The tumour label map, if the case has one.
     pub labels: Option<Volume>,
-    /// Detected label convention (or the one the user chose).
+    /// Detected label convention (or the one the user chose); label maps are written back in it.
     pub convention: LabelConvention,
+    /// How the case was laid out on disk.
+    pub layout: Layout,
 }
 
 impl Study {
-    /// Opens a BraTS case folder (2018–2021 or 2023+ names), reading the files in parallel.
+    /// Opens a case: a BraTS case folder (2018–2021 or 2023+ names) or an MSD Task01 image
+    /// file, reading the files in parallel.
     pub fn open_folder(dir: &Path) -> Result<Study, StudyError> {
         let files = discover_case_files(dir)?;
         Study::open_files(&files)

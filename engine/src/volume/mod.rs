@@ -21,7 +21,7 @@ mod write;
 pub use error::VolumeError;
 pub use geometry::{axcodes, Affine, AffineSource};
 pub use header::{DataType, NiftiVersion, SpatialHeader};
-pub use intensity::percentile_range;
+pub use intensity::{background_value, percentile_range};
 pub use orient::{Orientation, Plane, Slice};
 pub use write::{write_f32, write_i16, write_labels, write_volume};
 

@@ -338,5 +338,6 @@ fn synthetic_study(seed: u64) -> Study {
         modalities,
         labels: Some(make(&label_at)),
         convention: LabelConvention::Brats2021,
+        layout: engine::study::Layout::Files,
     }
 }

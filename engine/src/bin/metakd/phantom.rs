@@ -21,7 +21,8 @@ pub struct Args {
     /// Grid: `brats` (240×240×155, 1 mm) or `small` (96×96×64, 2.5 mm, same field of view).
     #[arg(long, value_enum, default_value_t = Size::Brats)]
     size: Size,
-    /// Label values: 2021 (1 NCR, 2 ED, 4 ET) or 2023 (ET = 3).
+    /// Label values and file names: 2021 (1 NCR, 2 ED, 4 ET; `_flair` … names) or 2023 (ET = 3;
+    /// `-t2f` … names).
     #[arg(long, value_enum, default_value_t = Labels::L2021)]
     labels: Labels,
 }

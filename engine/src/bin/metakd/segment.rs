@@ -12,7 +12,8 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A BraTS case folder.
+    /// A BraTS case folder (2018–2021 or 2023 names) or an MSD Task01 4D image; the label map
+    /// is written in the case's own label convention.
     #[arg(long, conflicts_with_all = ["flair", "t1", "t1ce", "t2"])]
     case: Option<PathBuf>,
     #[arg(long)]
@@ -78,6 +79,7 @@ fn open_study(args: &Args) -> Result<Study, String> {
             args.t2.clone(),
         ],
         labels: None,
+        ..StudyFiles::default()
     };
     if files.modalities.iter().all(Option::is_none) {
         return Err("give --case DIR or at least one of --flair/--t1/--t1ce/--t2".into());

@@ -296,6 +296,80 @@ mod training {
         );
     }
 
+    /// Largest difference between the logits two model files compute for one fixed input.
+    fn logit_difference(a_path: &Path, b_path: &Path) -> f32 {
+        let device = burn::tensor::Device::flex();
+        let logits = |path: &Path| -> Vec<f32> {
+            let net = ModelFile::read(path).unwrap().load(path, &device).unwrap();
+            let x: Vec<f32> = (0..4 * 16 * 16 * 16)
+                .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
+                .collect();
+            let input = burn::tensor::Tensor::<5>::from_data(
+                burn::tensor::TensorData::new(x, [1, 4, 16, 16, 16]),
+                &device,
+            );
+            net.forward(input, &[Availability::FULL], None)
+                .logits
+                .into_data()
+                .try_to_vec()
+                .unwrap()
+        };
+        let (ya, yb) = (logits(a_path), logits(b_path));
+        ya.iter()
+            .zip(&yb)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max)
+    }
+
+    /// `init_model` (`metakd train --init`) starts from a model file's weights: with a learning
+    /// rate too small to move them, the fine-tuned model computes what its starting model does
+    /// (a random start differs by far more); a model of another network is refused, naming it.
+    #[test]
+    fn fine_tuning_starts_from_the_given_model() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 3);
+        let mut config = tiny(Method::Baseline, 2);
+        config.data.patch = [16; 3];
+        let start = tmp.path().join("start");
+        run(&config, &data, &start, false);
+        let start_model = start.join("model.metakd");
+
+        config.optim.learning_rate = 1e-30;
+        config.iterations = 1;
+        config.warmup_iterations = 0;
+        config.seed = 99;
+        config.init_model = Some(start_model.clone());
+        let tuned = tmp.path().join("tuned");
+        run(&config, &data, &tuned, false);
+        let same = logit_difference(&start_model, &tuned.join("model.metakd"));
+        assert!(same <= 1e-5, "fine-tuned model moved by {same}");
+
+        config.init_model = None;
+        let fresh = tmp.path().join("fresh");
+        run(&config, &data, &fresh, false);
+        let random = logit_difference(&start_model, &fresh.join("model.metakd"));
+        assert!(random > 1e-2, "a random start differs by only {random}");
+
+        let mut other = TrainConfig::new(Method::Baseline, Preset::Desktop);
+        other.init_model = Some(start_model.clone());
+        let (tx, _rx) = mpsc::channel();
+        let err = train(
+            &other,
+            &data,
+            &tmp.path().join("other"),
+            false,
+            &AtomicBool::new(false),
+            &tx,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("start/model.metakd") && err.contains("[model]"),
+            "{err}"
+        );
+    }
+
     #[test]
     #[ignore = "run single-threaded by checkpoint_then_resume_continues_identically"]
     fn resume_matches_an_uninterrupted_run() {

@@ -142,6 +142,10 @@ pub struct TrainConfig {
     /// The data set folder (set by `metakd train --data`; used by `--resume`).
     #[serde(default)]
     pub data_dir: Option<std::path::PathBuf>,
+    /// Start from this model file's weights instead of a random initialisation (fine-tuning;
+    /// set by `metakd train --init`). Its network must be the one `[model]` describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_model: Option<std::path::PathBuf>,
     pub seed: u64,
     pub compute: Compute,
     /// Network iterations in total.
@@ -197,6 +201,7 @@ impl TrainConfig {
         let config = TrainConfig {
             method,
             data_dir: None,
+            init_model: None,
             seed: 1,
             compute: Compute::Cpu,
             iterations: if tiny { 300 } else { 4000 },

@@ -409,8 +409,12 @@ fn start_or_resume(
     strategy: &mut dyn Strategy,
     device: &Device,
 ) -> Result<(MetaKdNet, ModuleOptimizer, u64), TrainError> {
-    let fresh =
-        MetaKdNet::new(&config.model, device).map_err(|e| TrainError::Device(e.to_string()))?;
+    let fresh = match &config.init_model {
+        Some(path) if !resume => initial_weights(path, config, device)?,
+        _ => {
+            MetaKdNet::new(&config.model, device).map_err(|e| TrainError::Device(e.to_string()))?
+        }
+    };
     if resume {
         let ck = checkpoint::load(&paths.checkpoint(), fresh, optimizer(&config.optim))?;
         strategy.load_state(&ck.strategy_state)?;
@@ -420,6 +424,28 @@ fn start_or_resume(
         let _ = std::fs::remove_file(paths.metrics());
         Ok((fresh, optimizer(&config.optim), 0))
     }
+}
+
+/// The network of the model file `path` (fine-tuning), if it is the network `[model]`
+/// describes.
+fn initial_weights(
+    path: &Path,
+    config: &TrainConfig,
+    device: &Device,
+) -> Result<MetaKdNet, TrainError> {
+    let file = ModelFile::read(path)?;
+    if file.meta.config != config.model {
+        return Err(TrainError::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "this model's network ({:?}) is not the one the run's [model] describes ({:?}); \
+                 give --init a model of the same preset, or copy its [model] section into the \
+                 configuration",
+                file.meta.config, config.model
+            ),
+        });
+    }
+    Ok(file.load(path, device)?)
 }
 
 /// The network update of iteration `t`: its batch, and when the iteration (meta round

@@ -36,6 +36,10 @@ pub struct Args {
     /// Continue the run in this folder from its checkpoint.
     #[arg(long, conflicts_with_all = ["data", "config", "out"])]
     resume: Option<PathBuf>,
+    /// Start from this model file's weights (fine-tuning) instead of a random initialisation;
+    /// its network must match the run's preset or `[model]` section.
+    #[arg(long, conflicts_with = "resume")]
+    init: Option<PathBuf>,
     /// Override the number of iterations.
     #[arg(long)]
     iterations: Option<u64>,
@@ -74,6 +78,9 @@ fn config(args: &Args) -> Result<(TrainConfig, PathBuf, PathBuf, bool), String> 
     }
     if let Some(seed) = args.seed {
         config.seed = seed;
+    }
+    if let Some(init) = &args.init {
+        config.init_model = Some(std::path::absolute(init).unwrap_or(init.clone()));
     }
     if let Some(c) = &args.compute {
         config.compute = Compute::parse(c).expect("clap checked the compute device");

@@ -17,6 +17,7 @@ fn small(convention: LabelConvention) -> PhantomConfig {
     PhantomConfig {
         size: PhantomSize::Small,
         convention,
+        randomise: false,
     }
 }
 
@@ -437,4 +438,129 @@ fn cli_writes_a_data_set_and_renders_its_montage() {
         .expect("metakd runs");
     assert!(!failed.status.success());
     assert!(String::from_utf8_lossy(&failed.stderr).contains("error"));
+}
+
+/// Median of modality `m` over pure normal-tissue voxels of class `tissue`, less the stored
+/// background (0 for int16 cases; the z-score of 0 for z-scored ones), so ratios between
+/// tissues mean the same whatever the storage.
+fn tissue_median(case: &PhantomCase, m: usize, tissue: u8) -> f64 {
+    let data = &case.modalities[m];
+    let background = f64::from(data[0]);
+    let mut values: Vec<f64> = (0..data.len())
+        .filter(|&i| case.labels[i] == 0 && case.tissue[i] == tissue)
+        .map(|i| f64::from(data[i]) - background)
+        .collect();
+    assert!(!values.is_empty(), "{} has tissue {tissue}", case.name);
+    let mid = values.len() / 2;
+    *values.select_nth_unstable_by(mid, f64::total_cmp).1
+}
+
+/// The domain-randomised generator's intensity statistics stay where docs/phantoms.md says:
+/// per sequence, the ratio of each normal tissue's median to white matter's lies within the
+/// bounds the randomisation's constants allow (tissue draws e^±J each, then gamma), widened by
+/// the documented tolerance for what the bounds leave out (bias field, noise, blur, texture);
+/// each sequence keeps its tissue order; the draws do vary; int16 cases hold integers on a zero
+/// background, z-scored ones have mean 0 and standard deviation 1 over the brain and a
+/// negative constant background; and the same seed gives the same case.
+#[test]
+fn randomised_intensities_stay_in_the_documented_ranges() {
+    use engine::phantom::physics::Contrast;
+    use engine::phantom::randomise::{GAMMA_LOG, TISSUE_LOG_JITTER};
+    use tissue_label::{CSF, DEEP_GM, GM, WM};
+    const TOLERANCE: (f64, f64) = (0.7, 1.4);
+    let config = PhantomConfig {
+        randomise: true,
+        ..small(LabelConvention::Brats2021)
+    };
+    let n = 12;
+    let cases: Vec<PhantomCase> = (0..n).map(|i| generate_case(17, i, &config)).collect();
+    let reference = Contrast::reference();
+    let classes = [(CSF, 0), (GM, 1), (DEEP_GM, 3)]; // (tissue label, contrast row)
+    let jitter = f64::from(2.0 * TISSUE_LOG_JITTER).exp();
+    let gammas = [f64::from(-GAMMA_LOG).exp(), f64::from(GAMMA_LOG).exp()];
+    let mut t1_gm_ratios = Vec::new();
+    let (mut z_scored, mut int16) = (0, 0);
+    for case in &cases {
+        for m in 0..4 {
+            let wm = tissue_median(case, m, WM);
+            for (label, row) in classes {
+                let r = f64::from(reference.tissue[row][m] / reference.tissue[2][m]);
+                let ends = [r / jitter, r * jitter];
+                let powered = gammas.iter().flat_map(|g| ends.map(|e| e.powf(*g)));
+                let low = powered.clone().fold(f64::MAX, f64::min) * TOLERANCE.0;
+                let high = powered.fold(f64::MIN, f64::max) * TOLERANCE.1;
+                let ratio = tissue_median(case, m, label) / wm;
+                assert!(
+                    (low..=high).contains(&ratio),
+                    "{} sequence {m} tissue {label}: ratio {ratio:.3} outside [{low:.3}, {high:.3}]",
+                    case.name
+                );
+                if m == 1 && label == GM {
+                    t1_gm_ratios.push(ratio);
+                }
+            }
+            let [csf, gm, wm] = [CSF, GM, WM].map(|t| tissue_median(case, m, t));
+            let ordered = match m {
+                // FLAIR: CSF darkest. Its grey/white order is drawn as GM > WM but the weak
+                // contrast can flip under thick slices and a strong bias field (2 of 60
+                // cases of seed 17), as it can on real scans.
+                0 => csf < wm && csf < gm,
+                3 => csf > gm && gm > wm, // T2
+                _ => wm > gm && gm > csf, // T1, T1ce
+            };
+            assert!(
+                ordered,
+                "{} sequence {m}: CSF {csf}, GM {gm}, WM {wm}",
+                case.name
+            );
+        }
+        let flair = &case.modalities[0];
+        let brain: Vec<f32> = (0..flair.len())
+            .filter(|&i| case.modalities.iter().any(|s| s[i] != s[0]))
+            .map(|i| flair[i])
+            .collect();
+        if case.stored_as == engine::volume::DataType::F32 {
+            z_scored += 1;
+            let mean = brain.iter().map(|v| f64::from(*v)).sum::<f64>() / brain.len() as f64;
+            let var = brain
+                .iter()
+                .map(|v| (f64::from(*v) - mean).powi(2))
+                .sum::<f64>()
+                / brain.len() as f64;
+            assert!(
+                mean.abs() < 0.05 && (var.sqrt() - 1.0).abs() < 0.05,
+                "{}: {mean} {var}",
+                case.name
+            );
+            assert!(
+                flair[0] < 0.0 && flair[flair.len() - 1] == flair[0],
+                "{}",
+                case.name
+            );
+        } else {
+            int16 += 1;
+            assert!(case
+                .modalities
+                .iter()
+                .flatten()
+                .all(|v| v.fract() == 0.0 && *v >= 0.0));
+            assert_eq!(flair[0], 0.0);
+        }
+    }
+    println!("T1 GM/WM ratios: {t1_gm_ratios:.3?}; {int16} int16 cases, {z_scored} z-scored");
+    let spread = t1_gm_ratios.iter().fold(f64::MIN, |a, b| a.max(*b))
+        - t1_gm_ratios.iter().fold(f64::MAX, |a, b| a.min(*b));
+    assert!(
+        spread > 0.15,
+        "randomisation barely varies the contrast: {spread}"
+    );
+    assert!(
+        z_scored >= 1 && int16 >= 1,
+        "{z_scored} z-scored, {int16} int16"
+    );
+    let again = generate_case(17, 3, &config);
+    assert_eq!(
+        again.modalities, cases[3].modalities,
+        "same seed, same case"
+    );
 }

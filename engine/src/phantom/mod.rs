@@ -6,6 +6,8 @@
 //! * [`deform`]: the per-case rotation, scaling, shift and smooth warp of the head;
 //! * [`tumour`]: 0–2 glioma-like lesions (oedema ⊃ enhancing rim ⊃ necrosis) with mass effect;
 //! * [`physics`]: per-modality contrasts, bias field, Rician noise, intensity scale;
+//! * [`randomise`]: domain randomisation, on request — per case and sequence, random tissue
+//!   signals, bias, noise, thick slices, blur, gamma, ghosts, int16 or z-scored storage;
 //! * [`noise`]: seeded gradient noise and samplers.
 //!
 //! Every random choice of case `i` comes from one ChaCha8 stream (`seed`, stream `i`), and every
@@ -16,12 +18,13 @@ pub mod anatomy;
 pub mod deform;
 pub mod noise;
 pub mod physics;
+pub mod randomise;
 pub mod tumour;
 
 pub use crate::data::cases::Split;
 use crate::data::cases::{CaseEntry, CaseList, CASES_CSV};
 use crate::study::{LabelConvention, Layout, Modality, Study};
-use crate::volume::{write_i16, write_labels, Affine, DataType, Volume, VolumeError};
+use crate::volume::{write_f32, write_i16, write_labels, Affine, DataType, Volume, VolumeError};
 use anatomy::{Anatomy, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
 use deform::Deformation;
 use noise::{ramp, Noise3};
@@ -29,6 +32,7 @@ use physics::{Acquisition, Contrast, FLAIR, MODALITIES};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use randomise::Randomisation;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use tumour::{Lesion, LesionDepths};
@@ -82,6 +86,8 @@ impl PhantomSize {
 pub struct PhantomConfig {
     pub size: PhantomSize,
     pub convention: LabelConvention,
+    /// Domain randomisation ([`randomise`]): every case its own scanner and protocol.
+    pub randomise: bool,
 }
 
 impl Default for PhantomConfig {
@@ -89,6 +95,7 @@ impl Default for PhantomConfig {
         PhantomConfig {
             size: PhantomSize::Brats,
             convention: LabelConvention::Brats2021,
+            randomise: false,
         }
     }
 }
@@ -111,8 +118,11 @@ pub struct PhantomCase {
     /// `[nx, ny, nz]`, on-disk order (`i` fastest).
     pub shape: [usize; 3],
     pub affine: Affine,
-    /// Stored values (integers) per modality, in [`Modality::ALL`] order.
+    /// Stored values per modality, in [`Modality::ALL`] order: integers, or z-scored floats
+    /// when `stored_as` is f32.
     pub modalities: [Vec<f32>; MODALITIES],
+    /// How the sequences are stored: int16 as BraTS, or float32 (randomised z-scored cases).
+    pub stored_as: DataType,
     /// Tumour labels in the chosen convention.
     pub labels: Vec<u8>,
     /// Dominant normal tissue per voxel ([`tissue_label`]).
@@ -140,11 +150,11 @@ impl PhantomCase {
         Volume::in_memory(self.shape, self.affine, Vec::new())
     }
 
-    /// One modality as a volume (stored as int16, like BraTS).
+    /// One modality as a volume (stored as `stored_as`).
     pub fn volume(&self, m: Modality) -> Volume {
         Volume {
             data: self.modalities[m.index()].clone(),
-            datatype: DataType::I16,
+            datatype: self.stored_as,
             ..self.geometry()
         }
     }
@@ -189,7 +199,12 @@ impl PhantomCase {
         let like = self.geometry();
         for m in Modality::ALL {
             let path = dir.join(self.layout().file_name(&self.name, Some(m)));
-            write_i16(&path, &self.modalities[m.index()], &like)?;
+            let data = &self.modalities[m.index()];
+            if self.stored_as == DataType::F32 {
+                write_f32(&path, data, &like)?;
+            } else {
+                write_i16(&path, data, &like)?;
+            }
         }
         write_labels(
             &dir.join(self.layout().file_name(&self.name, None)),
@@ -204,6 +219,9 @@ impl PhantomCase {
 pub fn case_name(index: usize) -> String {
     format!("Phantom_{:05}", index + 1)
 }
+
+/// Mixed into the seed for the randomisation's own streams.
+const RANDOMISATION_STREAM: u64 = 0x5EED_D0A1_0000_0001;
 
 /// The random stream of case `index` of a data set generated with `seed`.
 fn case_rng(seed: u64, index: usize) -> ChaCha8Rng {
@@ -263,7 +281,15 @@ impl CaseModel {
 /// Generates case `index` (0-based) of the data set with `seed`.
 pub fn generate_case(seed: u64, index: usize, config: &PhantomConfig) -> PhantomCase {
     let mut rng = case_rng(seed, index);
-    let model = CaseModel::draw(&mut rng, config);
+    let mut model = CaseModel::draw(&mut rng, config);
+    // Randomisation draws from a stream of its own, so the other draws stay as they were.
+    let post = config.randomise.then(|| {
+        let mut own = case_rng(seed ^ RANDOMISATION_STREAM, index);
+        let (contrast, acquisition, post) = Randomisation::draw(&mut own);
+        model.contrast = contrast;
+        model.acquisition = acquisition;
+        post
+    });
     let shape = config.size.shape();
     let affine = config.size.affine();
     let [nx, ny, nz] = shape;
@@ -291,11 +317,24 @@ pub fn generate_case(seed: u64, index: usize, config: &PhantomConfig) -> Phantom
                 fill_slice(&model, &affine, [nx, ny], k, out);
             });
     }
+    let mut stored_as = DataType::I16;
+    if let Some(post) = post {
+        let brain: Vec<bool> = (0..n)
+            .map(|i| modalities.iter().any(|m| m[i] != 0.0))
+            .collect();
+        modalities.par_iter_mut().enumerate().for_each(|(m, data)| {
+            post.apply(m, data, shape, model.voxel, &brain);
+        });
+        if post.z_scored {
+            stored_as = DataType::F32;
+        }
+    }
     PhantomCase {
         name: case_name(index),
         shape,
         affine,
         modalities,
+        stored_as,
         labels,
         tissue,
         convention: config.convention,

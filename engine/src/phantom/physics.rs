@@ -91,20 +91,34 @@ impl Acquisition {
         }
     }
 
+    /// The default generator's scanner: bias as below, noise σ 1.5–4 %, scale 300–1400.
     pub fn random<R: Rng>(rng: &mut R) -> Acquisition {
+        Acquisition::random_with(rng, 1.0, (0.015, 0.04), (300.0, 1400.0))
+    }
+
+    /// A scanner with the bias field's amplitude times `bias_scale`, a noise σ drawn from
+    /// `noise` (relative to white matter on T1) and a stored scale drawn from `scale`.
+    pub fn random_with<R: Rng>(
+        rng: &mut R,
+        bias_scale: f32,
+        (noise_low, noise_high): (f32, f32),
+        (scale_low, scale_high): (f32, f32),
+    ) -> Acquisition {
         // One receive coil: a shared field plus a smaller per-sequence part.
         let shared: [f32; 9] = std::array::from_fn(|i| {
-            let amplitude = if i < 3 { 0.12 } else { 0.08 };
+            let amplitude = bias_scale * if i < 3 { 0.12 } else { 0.08 };
             rng.random_range(-amplitude..amplitude)
         });
         let bias = std::array::from_fn(|_| {
-            std::array::from_fn(|i| shared[i] + rng.random_range(-0.04..0.04))
+            std::array::from_fn(|i| {
+                shared[i] + rng.random_range(-0.04 * bias_scale..0.04 * bias_scale)
+            })
         });
-        let level = rng.random_range(0.015..0.04);
+        let level = rng.random_range(noise_low..noise_high);
         Acquisition {
             bias,
             sigma: std::array::from_fn(|_| level * rng.random_range(0.8..1.25)),
-            scale: std::array::from_fn(|_| rng.random_range(300.0..1400.0)),
+            scale: std::array::from_fn(|_| rng.random_range(scale_low..scale_high)),
         }
     }
 

@@ -25,6 +25,10 @@ pub struct Args {
     /// `-t2f` … names).
     #[arg(long, value_enum, default_value_t = Labels::L2021)]
     labels: Labels,
+    /// Domain randomisation: every case its own tissue contrasts, bias field, noise, slice
+    /// thickness, blur, gamma, ghosting, and int16 or z-scored float storage (docs/phantoms.md).
+    #[arg(long)]
+    randomise: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -51,6 +55,7 @@ pub fn run(args: Args) -> ExitCode {
             Labels::L2021 => LabelConvention::Brats2021,
             Labels::L2023 => LabelConvention::Brats2023,
         },
+        randomise: args.randomise,
     };
     let start = Instant::now();
     let progress = |case: &WrittenCase| {

@@ -472,6 +472,7 @@ fn a_case_folder_is_summarised_as_a_study() {
     assert_eq!(json["missing"].as_array().unwrap().len(), 0);
     assert_eq!(json["shape"], serde_json::json!([240, 240, 155]));
     assert_eq!(json["axcodes"], "LPS");
+    assert_eq!(json["layout"], "BraTS 2018–2021 files");
     assert!(json["label_convention"]
         .as_str()
         .unwrap()

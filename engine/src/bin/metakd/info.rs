@@ -3,7 +3,7 @@
 //! voxel sizes, statistics, label counts and voxel probes; `--json` for scripts.
 
 use clap::Args as ClapArgs;
-use engine::study::{LabelSummary, Modality, Region, Study};
+use engine::study::{Modality, Region, Study};
 use engine::volume::Volume;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -298,8 +298,8 @@ struct StudyInfo {
     shape: [usize; 3],
     voxel_sizes: [f64; 3],
     axcodes: String,
+    layout: &'static str,
     label_convention: Option<&'static str>,
-    unexpected_labels: Vec<u8>,
     regions: Vec<RegionVolume>,
 }
 
@@ -323,8 +323,8 @@ fn study_info(args: &Args) -> Result<String, String> {
         shape: reference.shape,
         voxel_sizes: reference.voxel_sizes(),
         axcodes: reference.axcodes().iter().collect(),
+        layout: study.layout.name(),
         label_convention: None,
-        unexpected_labels: Vec::new(),
         regions: Vec::new(),
     };
     for m in Modality::ALL {
@@ -337,10 +337,8 @@ fn study_info(args: &Args) -> Result<String, String> {
         }
     }
     if let Some(labels) = &study.labels {
-        let summary = LabelSummary::of(labels.frame(0))
-            .map_err(|v| format!("{}: non-integer label value {v}", file_name(labels)))?;
+        // Study::open_folder refused values outside every convention.
         info.label_convention = Some(study.convention.name());
-        info.unexpected_labels = summary.unexpected;
         let ml = labels.voxel_volume_ml();
         for region in Region::ALL {
             let count = study
@@ -374,14 +372,9 @@ fn study_info(args: &Args) -> Result<String, String> {
         "grid          {:?} voxels of {:.3} x {:.3} x {:.3} mm, {}",
         info.shape, info.voxel_sizes[0], info.voxel_sizes[1], info.voxel_sizes[2], info.axcodes
     ));
+    out.push(format!("layout        {}", info.layout));
     if let Some(conv) = info.label_convention {
         out.push(format!("convention    {conv}"));
-        if !info.unexpected_labels.is_empty() {
-            out.push(format!(
-                "warning       unexpected label values {:?}",
-                info.unexpected_labels
-            ));
-        }
         for r in &info.regions {
             out.push(format!("{:<13} {:.2} mL", r.region, r.volume_ml));
         }

@@ -416,37 +416,10 @@ mod training {
             a.meta, b.meta,
             "same iterations, config and modality weights"
         );
-        let device = burn::tensor::Device::flex();
-        let (na, nb) = (
-            a.load(&straight, &device).unwrap(),
-            b.load(&interrupted, &device).unwrap(),
+        let worst = logit_difference(
+            &straight.join("model.metakd"),
+            &interrupted.join("model.metakd"),
         );
-        let x: Vec<f32> = (0..4 * 16 * 16 * 16)
-            .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
-            .collect();
-        let input = || {
-            burn::tensor::Tensor::<5>::from_data(
-                burn::tensor::TensorData::new(x.clone(), [1, 4, 16, 16, 16]),
-                &device,
-            )
-        };
-        let ya: Vec<f32> = na
-            .forward(input(), &[Availability::FULL], None)
-            .logits
-            .into_data()
-            .try_to_vec()
-            .unwrap();
-        let yb: Vec<f32> = nb
-            .forward(input(), &[Availability::FULL], None)
-            .logits
-            .into_data()
-            .try_to_vec()
-            .unwrap();
-        let worst = ya
-            .iter()
-            .zip(&yb)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0f32, f32::max);
         println!("largest logit difference after resuming: {worst:e}");
         assert!(
             worst <= 1e-6,

@@ -260,18 +260,7 @@ impl CaseList {
                 }),
             }
         }
-        if cases.is_empty() && problems.is_empty() {
-            return Err(DataError::NoCases {
-                dir: root.to_path_buf(),
-            });
-        }
-        Ok((
-            CaseList {
-                root: root.to_path_buf(),
-                cases,
-            },
-            problems,
-        ))
+        Self::scanned(root, cases, problems)
     }
 
     /// The cases of an MSD Task folder: one per image of `imagesTr/`, all in `train`.
@@ -287,7 +276,16 @@ impl CaseList {
                 split: Split::Train,
             })
             .collect();
-        if cases.is_empty() {
+        Self::scanned(root, cases, Vec::new())
+    }
+
+    /// The list a scan of `root` found, or [`DataError::NoCases`] when it found nothing at all.
+    fn scanned(
+        root: &Path,
+        cases: Vec<CaseEntry>,
+        problems: Vec<CaseProblem>,
+    ) -> Result<(CaseList, Vec<CaseProblem>), DataError> {
+        if cases.is_empty() && problems.is_empty() {
             return Err(DataError::NoCases {
                 dir: root.to_path_buf(),
             });
@@ -297,7 +295,7 @@ impl CaseList {
                 root: root.to_path_buf(),
                 cases,
             },
-            Vec::new(),
+            problems,
         ))
     }
 

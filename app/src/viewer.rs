@@ -706,9 +706,13 @@ fn modalities_section(ui: &mut egui::Ui, open: &OpenStudy, view: &mut ViewState,
                     view.displayed = m;
                 }
             });
-            let file = match volume {
-                None => "missing".to_string(),
-                Some(v) => v
+            let frame = (open.study.layout == engine::study::Layout::MsdTask01)
+                .then(|| engine::study::MSD_FRAMES.iter().position(|f| *f == m))
+                .flatten();
+            let file = match (volume, frame) {
+                (None, _) => "missing".to_string(),
+                (Some(_), Some(t)) => format!("frame {} of the 4D image", t + 1),
+                (Some(v), None) => v
                     .source
                     .as_ref()
                     .and_then(|p| p.file_name())

@@ -225,6 +225,7 @@ fn an_msd_task01_image_opens_by_itself_and_names_its_layout() {
     assert_eq!(open.study.name, "BRATS_007");
     assert_eq!(open.study.available(), engine::study::Availability::FULL);
     h.get_by_label("Layout: MSD Task01 4D image");
+    h.get_by_label("frame 3 of the 4D image"); // T1ce, the third frame
     let title = h.state().window_title();
     assert!(
         title.starts_with("BRATS_007 — MSD Task01 4D image, MSD Task01 (1 oedema"),

@@ -18,6 +18,9 @@ pub struct OpenStudy {
     /// Automatic window (0.5–99.5 percentile) per modality.
     pub auto_window: [Option<Window>; 4],
     pub voxel_ml: f64,
+    /// The reference volume's background value: 0, or the constant of inputs that were
+    /// z-scored with their background (`engine::volume::background_value`).
+    pub background: f32,
 }
 
 /// One label map on the study's grid, with its legend counts.
@@ -285,6 +288,7 @@ impl OpenStudy {
         let reference = study.reference();
         let orientation = reference.orientation();
         let voxel_ml = reference.voxel_volume_ml();
+        let background = engine::volume::background_value(&reference.data, reference.shape);
         let layers: Vec<LabelLayer> = study
             .labels
             .as_ref()
@@ -313,6 +317,7 @@ impl OpenStudy {
             layers,
             auto_window,
             voxel_ml,
+            background,
         }
     }
 

@@ -95,12 +95,10 @@ impl Viewer {
                     Some(_) => study.convention.name(),
                     None => "no labels",
                 };
-                let reference = study.reference();
-                let background = engine::volume::background_value(&reference.data, reference.shape);
-                let intensities = if background == 0.0 {
+                let intensities = if open.background == 0.0 {
                     String::new()
                 } else {
-                    format!(", background {background:.3} (already normalised)")
+                    format!(", background {:.3} (already normalised)", open.background)
                 };
                 format!(
                     "{} — {}{intensities}, {labels} — MetaKD viewer",

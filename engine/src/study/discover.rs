@@ -39,24 +39,29 @@ impl Layout {
     /// The `.nii.gz` file name of modality `m` (`None`: the label map) of `case` in this
     /// layout's naming; layouts without names of their own use the BraTS 2018–2021 names.
     pub fn file_name(self, case: &str, role: Option<Modality>) -> String {
-        let (separator, suffix) = match (self, role) {
-            (Layout::Brats2023, None) => ('-', "seg"),
-            (Layout::Brats2023, Some(m)) => ('-', ["t2f", "t1n", "t1c", "t2w"][m.index()]),
-            (_, None) => ('_', "seg"),
-            (_, Some(m)) => ('_', ["flair", "t1", "t1ce", "t2"][m.index()]),
+        let (separator, suffixes) = match self {
+            Layout::Brats2023 => ('-', BRATS2023_SUFFIXES),
+            _ => ('_', BRATS2018_SUFFIXES),
         };
+        let suffix = role.map_or("seg", |m| suffixes[m.index()]);
         format!("{case}{separator}{suffix}.nii.gz")
     }
 
     /// The layout a file-name suffix belongs to (`None` for suffixes both share, e.g. `seg`).
     fn of_suffix(suffix: &str) -> Option<Layout> {
-        match suffix {
-            "flair" | "t1" | "t1ce" | "t2" => Some(Layout::Brats2018),
-            "t2f" | "t1n" | "t1c" | "t2w" => Some(Layout::Brats2023),
-            _ => None,
+        if BRATS2018_SUFFIXES.contains(&suffix) {
+            Some(Layout::Brats2018)
+        } else if BRATS2023_SUFFIXES.contains(&suffix) {
+            Some(Layout::Brats2023)
+        } else {
+            None
         }
     }
 }
+
+/// File-name suffixes of FLAIR, T1, T1ce and T2 in BraTS 2018–2021 and in BraTS 2023 names.
+const BRATS2018_SUFFIXES: [&str; 4] = ["flair", "t1", "t1ce", "t2"];
+const BRATS2023_SUFFIXES: [&str; 4] = ["t2f", "t1n", "t1c", "t2w"];
 
 /// Frames of an MSD Task01 image, in order.
 pub const MSD_FRAMES: [Modality; 4] = [Modality::Flair, Modality::T1, Modality::T1ce, Modality::T2];
@@ -89,7 +94,11 @@ fn suffix(path: &Path) -> Option<String> {
 
 /// The role a file name suggests: `Some(Some(m))` a modality, `Some(None)` the label map.
 pub fn role_from_file_name(path: &Path) -> Option<Option<Modality>> {
-    match suffix(path)?.as_str() {
+    role_of_suffix(&suffix(path)?)
+}
+
+fn role_of_suffix(suffix: &str) -> Option<Option<Modality>> {
+    match suffix {
         "seg" | "label" | "labels" => Some(None),
         other => Modality::parse(other).map(Some),
     }
@@ -126,10 +135,11 @@ pub fn discover_case_files(path: &Path) -> Result<StudyFiles, StudyError> {
 /// An MSD Task01 case from its 4D image (`…/imagesTr/BRATS_001.nii.gz`): the label map is
 /// `…/labelsTr/BRATS_001.nii.gz` when it exists.
 fn discover_msd_case(image: &Path) -> Result<StudyFiles, StudyError> {
-    let name = nifti_stem(image).ok_or_else(|| StudyError::NoFiles {
+    let not_nifti = || StudyError::NoFiles {
         dir: image.to_path_buf(),
-    })?;
-    let file_name = image.file_name().expect("a file has a name");
+    };
+    let name = nifti_stem(image).ok_or_else(not_nifti)?;
+    let file_name = image.file_name().ok_or_else(not_nifti)?;
     let labels = image
         .parent()
         .and_then(Path::parent)
@@ -180,10 +190,13 @@ fn discover_case_folder(dir: &Path) -> Result<StudyFiles, StudyError> {
     let mut any = false;
     let mut layout_file: Option<(Layout, PathBuf)> = None;
     for path in paths {
-        let Some(role) = role_from_file_name(&path) else {
+        let Some(token) = suffix(&path) else {
             continue;
         };
-        if let Some(layout) = suffix(&path).and_then(|s| Layout::of_suffix(&s)) {
+        let Some(role) = role_of_suffix(&token) else {
+            continue;
+        };
+        if let Some(layout) = Layout::of_suffix(&token) {
             match &layout_file {
                 Some((first, first_path)) if *first != layout => {
                     return Err(StudyError::MixedLayouts {

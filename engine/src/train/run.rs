@@ -2,7 +2,9 @@
 
 use super::batch::TensorBatch;
 use super::checkpoint::{self, CHECKPOINT_FILE};
-use super::config::{Compute, MetaUpdate, Method, OptimConfig, OptimizerKind, TrainConfig};
+use super::config::{
+    Compute, ConfigError, MetaUpdate, Method, OptimConfig, OptimizerKind, TrainConfig,
+};
 use super::gmd::Gmd;
 use super::lckd::Lckd;
 use super::loss::{scalar, segmentation};
@@ -435,15 +437,15 @@ fn initial_weights(
 ) -> Result<MetaKdNet, TrainError> {
     let file = ModelFile::read(path)?;
     if file.meta.config != config.model {
-        return Err(TrainError::Io {
-            path: path.to_path_buf(),
-            message: format!(
-                "this model's network ({:?}) is not the one the run's [model] describes ({:?}); \
-                 give --init a model of the same preset, or copy its [model] section into the \
-                 configuration",
-                file.meta.config, config.model
-            ),
-        });
+        return Err(ConfigError::Invalid(format!(
+            "{}: this model's network ({:?}) is not the one the run's [model] describes ({:?}); \
+             give --init a model of the same preset, or copy its [model] section into the \
+             configuration",
+            path.display(),
+            file.meta.config,
+            config.model
+        ))
+        .into());
     }
     Ok(file.load(path, device)?)
 }

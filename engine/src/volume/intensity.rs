@@ -34,11 +34,17 @@ pub fn background_value(data: &[f32], shape: [usize; 3]) -> f32 {
     }
     let first = corners[0];
     let same_corners = first.is_finite() && corners.iter().all(|c| c.to_bits() == first.to_bits());
-    let is_minimum = || {
-        let values = data.iter().filter(|v| !v.is_nan());
-        values.clone().all(|v| *v >= first) && values.clone().any(|v| *v > first)
-    };
-    if same_corners && is_minimum() {
+    if !same_corners || first == 0.0 {
+        return 0.0; // 0 is also the fallback: no need to look at every voxel
+    }
+    let mut above = false;
+    for v in data.iter().filter(|v| !v.is_nan()) {
+        if *v < first {
+            return 0.0;
+        }
+        above |= *v > first;
+    }
+    if above {
         first
     } else {
         0.0

@@ -206,10 +206,17 @@ fn job_controls(ui: &mut egui::Ui, job: &mut TrainingJob) -> TrainAction {
     let total = job.config.iterations;
     let fraction = job.iteration as f32 / total.max(1) as f32;
     let seconds = job.history.steps.last().map_or(0.0, |s| s.seconds);
-    ui.add(egui::ProgressBar::new(fraction).text(format!(
-        "{} / {total} iterations  ({seconds:.2} s per iteration)",
-        job.iteration
-    )));
+    if let Some((done, cases)) = job.history.preparing {
+        ui.add(
+            egui::ProgressBar::new(done as f32 / cases.max(1) as f32)
+                .text(format!("Preparing the data: {done} / {cases} cases")),
+        );
+    } else {
+        ui.add(egui::ProgressBar::new(fraction).text(format!(
+            "{} / {total} iterations  ({seconds:.2} s per iteration)",
+            job.iteration
+        )));
+    }
     ui.label(format!(
         "{} · {} · {} backbone · {} training and {} validation cases · {}",
         job.config.method.name(),
@@ -219,6 +226,9 @@ fn job_controls(ui: &mut egui::Ui, job: &mut TrainingJob) -> TrainAction {
         job.history.val_cases,
         job.run_dir.display()
     ));
+    if let Some(prepared) = &job.history.prepared {
+        ui.label(format!("Prepared cases: {}", prepared.display()));
+    }
     if let Some(teachers) = job.history.steps.last().and_then(|s| s.teachers.as_ref()) {
         ui.label(format!("LCKD teachers: {teachers}"));
     }

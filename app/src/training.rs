@@ -79,6 +79,10 @@ pub struct TrainHistory {
     pub val_cases: usize,
     /// Cases the data set had to skip, each naming its file and the problem.
     pub problems: Vec<String>,
+    /// While a raw data set is being prepared: cases done and in all.
+    pub preparing: Option<(usize, usize)>,
+    /// The prepared data set the run streams its cases from.
+    pub prepared: Option<PathBuf>,
 }
 
 /// A training run driven from the viewer.
@@ -173,13 +177,16 @@ impl TrainingJob {
                 first_iteration,
                 train_cases,
                 val_cases,
+                prepared,
                 problems,
                 ..
             } => {
                 self.iteration = first_iteration;
                 self.history.train_cases = train_cases;
                 self.history.val_cases = val_cases;
-                self.history.problems = problems;
+                self.history.problems.extend(problems);
+                self.history.preparing = None;
+                self.history.prepared = Some(prepared);
                 // A resumed run repeats nothing: drop what came after its checkpoint.
                 self.history.steps.retain(|s| s.iteration < first_iteration);
                 self.history
@@ -191,6 +198,18 @@ impl TrainingJob {
                 self.history.steps.push(step);
             }
             TrainEvent::Validation(v) => self.history.validations.push(v),
+            TrainEvent::Preparing {
+                done,
+                total,
+                case,
+                failed,
+            } => {
+                if failed {
+                    self.history.problems.push(case);
+                } else {
+                    self.history.preparing = Some((done, total));
+                }
+            }
             TrainEvent::Checkpoint { .. } | TrainEvent::Finished(_) => {}
         }
     }

@@ -102,7 +102,7 @@ fn trained_network(cases: &[Arc<PreparedCase>], device: &Device) -> MetaKdNet {
     let mut optim: ModuleOptimizer = AdamConfig::new().init();
     let config = loader(1, 2);
     for step in 0..200 {
-        let batch = TensorBatch::new(&make_batch(cases, &config, step), device);
+        let batch = TensorBatch::new(&make_batch(&cases.into(), &config, step).unwrap(), device);
         let output = net.forward(batch.images, &batch.availability, None);
         let (loss, _) = segmentation(output.logits, batch.targets);
         let grads = GradientsParams::from_grads(loss.backward(), &net);
@@ -128,11 +128,18 @@ fn meta_step_moves_weight_toward_the_modality_with_the_signal() {
     let meta_cases = vec![Arc::new(flair_only_case(9))];
     let lookahead_wanted = std::env::var("LOOKAHEAD").is_ok();
     let lookahead = lookahead_wanted.then(|| VirtualSteps {
-        cases: cases.clone(),
+        cases: cases.clone().into(),
         loader: loader(3, 2),
         learning_rate: Box::new(|_| 3e-3),
     });
-    let mut metakd = MetaKd::new(config, seed, meta_cases, loader(2, 1), lookahead, &device);
+    let mut metakd = MetaKd::new(
+        config,
+        seed,
+        meta_cases.into(),
+        loader(2, 1),
+        lookahead,
+        &device,
+    );
     metakd.before_iteration(0, &net).unwrap();
     let after = metakd.modality_weights().unwrap();
     let step = if lookahead_wanted {

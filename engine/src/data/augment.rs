@@ -279,12 +279,105 @@ pub(crate) fn sample_augmented_into<R: Rng + ?Sized>(
     target: &mut [u8],
 ) -> PatchSpec {
     let spec = sample_spec(case, patch, rng);
-    match augment.draw_rotation(rng) {
-        Some(rot) => extract_rotated_into(case, patch.size, spec, rot, available, image, target),
-        None => extract_into(case, patch.size, spec, available, image, target),
-    }
-    augment.apply_to(image, target, patch.size, available, rng);
+    let rotation = augment.draw_rotation(rng);
+    cut_and_augment(
+        case,
+        Placement::whole(case),
+        patch.size,
+        spec,
+        rotation,
+        augment,
+        available,
+        rng,
+        (image, target),
+    );
     spec
+}
+
+/// Where the voxel array of a [`PreparedCase`] lies in the whole case: `at` is the position of
+/// its first voxel, `full` the whole case's shape. A case in memory is its own whole; a window
+/// read from a prepared file covers a box of its case. Cuts compute positions in whole-case
+/// coordinates, so a patch cut from a window equals, bit for bit, the patch cut from the whole
+/// case, as long as the window holds every voxel the cut reads ([`cut_footprint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Placement {
+    pub at: [usize; 3],
+    pub full: [usize; 3],
+}
+
+impl Placement {
+    pub fn whole(case: &PreparedCase) -> Placement {
+        Placement {
+            at: [0; 3],
+            full: case.shape,
+        }
+    }
+}
+
+/// Cuts the patch `spec` (rotated by `rotation`, if any) of `size` from `case` (placed at
+/// `place`) into zeroed buffers, then flips and intensity-augments it. The random draws after
+/// the position and the rotation happen here, in the same order for every caller.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn cut_and_augment<R: Rng + ?Sized>(
+    case: &PreparedCase,
+    place: Placement,
+    size: [usize; 3],
+    spec: PatchSpec,
+    rotation: Option<Rotation>,
+    augment: &AugmentConfig,
+    available: Availability,
+    rng: &mut R,
+    (image, target): (&mut [f32], &mut [u8]),
+) {
+    match rotation {
+        Some(rot) => extract_rotated_into(case, place, size, spec, rot, available, image, target),
+        None => {
+            let local = PatchSpec {
+                origin: std::array::from_fn(|a| spec.origin[a] - place.at[a] as isize),
+                fg_voxel: spec.fg_voxel,
+            };
+            extract_into(case, size, local, available, image, target)
+        }
+    }
+    augment.apply_to(image, target, size, available, rng);
+}
+
+/// The box `[lo, hi)` of the whole case (shape `full`) that cutting `spec` of `size`, rotated
+/// by `rotation`, reads: the patch box, widened in the rotation plane to the rotated patch's
+/// extent plus one voxel for the bilinear corners, clamped to the case.
+pub(crate) fn cut_footprint(
+    full: [usize; 3],
+    size: [usize; 3],
+    spec: PatchSpec,
+    rotation: Option<Rotation>,
+) -> ([usize; 3], [usize; 3]) {
+    let mut lo: [f64; 3] = std::array::from_fn(|a| spec.origin[a] as f64);
+    let mut hi: [f64; 3] = std::array::from_fn(|a| (spec.origin[a] + size[a] as isize) as f64);
+    if let Some(rot) = rotation {
+        let axis = rot.axis.min(2);
+        let (a, b) = plane_axes(axis);
+        let (sin, cos) = rot.radians.sin_cos();
+        let half = |x: usize| (x as f64 - 1.0) / 2.0;
+        let reach_a = cos.abs() * half(size[a]) + sin.abs() * half(size[b]);
+        let reach_b = sin.abs() * half(size[a]) + cos.abs() * half(size[b]);
+        for (ax, reach) in [(a, reach_a), (b, reach_b)] {
+            let centre = spec.origin[ax] as f64 + half(size[ax]);
+            lo[ax] = (centre - reach).floor() - 1.0;
+            hi[ax] = (centre + reach).ceil() + 2.0;
+        }
+    }
+    let lo = std::array::from_fn(|a| lo[a].max(0.0).min(full[a] as f64) as usize);
+    let hi = std::array::from_fn(|a| hi[a].max(0.0).min(full[a] as f64) as usize);
+    (lo, hi)
+}
+
+/// The in-plane axes of a rotation about `axis`.
+fn plane_axes(axis: usize) -> (usize, usize) {
+    match axis {
+        0 => (1, 2),
+        1 => (0, 2),
+        _ => (0, 1),
+    }
 }
 
 /// Reverses `patch` along `axis` (0 = D, 1 = H, 2 = W), image and target together.
@@ -372,13 +465,26 @@ pub fn extract_rotated(
     rot: Rotation,
 ) -> Patch {
     super::patches::filled_patch(size, spec, |image, target| {
-        extract_rotated_into(case, size, spec, rot, Availability::FULL, image, target)
+        let place = Placement::whole(case);
+        extract_rotated_into(
+            case,
+            place,
+            size,
+            spec,
+            rot,
+            Availability::FULL,
+            image,
+            target,
+        )
     })
 }
 
-/// [`extract_rotated`] into zeroed caller buffers, image channels in `channels` only.
+/// [`extract_rotated`] into zeroed caller buffers, image channels in `channels` only; `case`
+/// is placed at `place` in its whole case, and `spec` is in whole-case coordinates.
+#[allow(clippy::too_many_arguments)]
 fn extract_rotated_into(
     case: &PreparedCase,
+    place: Placement,
     size: [usize; 3],
     spec: PatchSpec,
     rot: Rotation,
@@ -387,17 +493,13 @@ fn extract_rotated_into(
     target: &mut [u8],
 ) {
     let axis = rot.axis.min(2);
-    let (a, b) = match axis {
-        0 => (1, 2),
-        1 => (0, 2),
-        _ => (0, 1),
-    };
+    let (a, b) = plane_axes(axis);
     let cs = [case.shape[1] * case.shape[2], case.shape[2], 1];
     let ps = [size[1] * size[2], size[2], 1];
     let n = case.voxels();
     let pn: usize = size.iter().product();
     let copy: Vec<usize> = channels.modalities().map(Modality::index).collect();
-    let (corners, nearest) = plane_samples(case, size, spec, rot, (a, b), cs);
+    let (corners, nearest) = plane_samples(place, size, spec, rot, (a, b), cs);
 
     // In-plane output offsets, in the same order as `corners` and `nearest`.
     let outs: Vec<usize> = (0..size[a])
@@ -405,12 +507,12 @@ fn extract_rotated_into(
         .collect();
     // Rows along the rotation axis that lie inside the case.
     let t0 = (-spec.origin[axis]).clamp(0, size[axis] as isize) as usize;
-    let t1 = (case.shape[axis] as isize - spec.origin[axis]).clamp(t0 as isize, size[axis] as isize)
+    let t1 = (place.full[axis] as isize - spec.origin[axis]).clamp(t0 as isize, size[axis] as isize)
         as usize;
     if t0 == t1 {
         return;
     }
-    let s0 = (spec.origin[axis] + t0 as isize) as usize;
+    let s0 = (spec.origin[axis] + t0 as isize) as usize - place.at[axis];
     let cut = RotatedCut {
         copy,
         n,
@@ -458,10 +560,11 @@ struct RotatedCut {
 type BilinearCell = [(usize, f32); 4];
 
 /// The in-plane sampling of a cut rotated by `rot` in the plane of axes `a` and `b`: per
-/// in-plane output voxel (row-major), the bilinear corners (case offset, weight; offset 0 and
-/// weight 0 outside the case) and the nearest case offset (`None` outside the case).
+/// in-plane output voxel (row-major), the bilinear corners (offset into the placed array with
+/// strides `cs`, weight; offset 0 and weight 0 outside the whole case) and the nearest offset
+/// (`None` outside the whole case). Positions are computed in whole-case coordinates.
 fn plane_samples(
-    case: &PreparedCase,
+    place: Placement,
     size: [usize; 3],
     spec: PatchSpec,
     rot: Rotation,
@@ -475,7 +578,8 @@ fn plane_samples(
     // Per in-plane output voxel: bilinear corners (offset, weight) and the nearest offset.
     let mut corners: Vec<BilinearCell> = Vec::with_capacity(size[a] * size[b]);
     let mut nearest: Vec<Option<usize>> = Vec::with_capacity(size[a] * size[b]);
-    let inside = |i: isize, ax: usize| i >= 0 && (i as usize) < case.shape[ax];
+    let inside = |i: isize, ax: usize| i >= 0 && (i as usize) < place.full[ax];
+    let at = |i: isize, ax: usize| (i as usize - place.at[ax]) * cs[ax];
     for u in 0..size[a] {
         for v in 0..size[b] {
             let du = spec.origin[a] as f64 + u as f64 - ca;
@@ -496,14 +600,12 @@ fn plane_samples(
             {
                 let (ja, jb) = (ia + oa, ib + ob);
                 if inside(ja, a) && inside(jb, b) {
-                    cell[k] = (ja as usize * cs[a] + jb as usize * cs[b], wgt);
+                    cell[k] = (at(ja, a) + at(jb, b), wgt);
                 }
             }
             corners.push(cell);
             let (ra, rb) = (fa.round() as isize, fb.round() as isize);
-            nearest.push(
-                (inside(ra, a) && inside(rb, b)).then(|| ra as usize * cs[a] + rb as usize * cs[b]),
-            );
+            nearest.push((inside(ra, a) && inside(rb, b)).then(|| at(ra, a) + at(rb, b)));
         }
     }
     (corners, nearest)

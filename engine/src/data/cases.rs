@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 pub const CASES_CSV: &str = "cases.csv";
 
 /// Which part of the data a case belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     Train,

@@ -46,6 +46,25 @@ pub enum DataError {
     Config { what: &'static str, reason: String },
     #[error("the batch loader failed: {0}")]
     Loader(String),
+    #[error(transparent)]
+    CaseFile(#[from] crate::prepare::CaseFileError),
+    #[error("{path}: {source}; check the free disk space and the folder's permissions, or choose another folder")]
+    PreparedIo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{dir} has no manifest.json: its preparation did not finish; run `metakd prepare --data SOURCE --out {dir}` again (finished cases are kept)")]
+    PreparedUnfinished { dir: PathBuf },
+    #[error("{path}: {problem}")]
+    PreparedManifest { path: PathBuf, problem: String },
+    #[error("{dir} was prepared with other settings than this run needs; prepare it again with `metakd prepare --data {source_dir} --out DIR`, or train from the raw folder {source_dir}")]
+    PreparedSettings { dir: PathBuf, source_dir: PathBuf },
+    #[error("{dir} no longer matches its sources:\n{}\nrun `metakd prepare --data {source_dir} --out {dir}` again: only these cases are redone", .problems.join("\n"))]
+    PreparedStale {
+        dir: PathBuf,
+        source_dir: PathBuf,
+        problems: Vec<String>,
+    },
 }
 
 /// What to do with a case that cannot be used.

@@ -1,5 +1,6 @@
 //! Background batch loader: training batches (patches, region targets and availability masks)
-//! made on worker threads from cases preprocessed once and shared in memory.
+//! made on worker threads from cases preprocessed once, held in memory or streamed from a
+//! prepared data set on disk ([`CaseSource`]): the same batches either way.
 //!
 //! **Determinism.** Batch `b` depends only on the seed, `b` and the cases, never on thread
 //! timing: it draws every random choice from its own `ChaCha8Rng` (seeded with `seed`, stream
@@ -10,7 +11,8 @@
 //! same with 0 (inline), 1 or many workers.
 //!
 //! **Memory.** At most `prefetch` batches (rounded up to a multiple of the worker count) wait
-//! in the queues, plus one being made per worker.
+//! in the queues, plus one being made per worker (with, when streaming, the window of the
+//! case it is cutting).
 //!
 //! **Shutdown and errors.** Dropping the loader tells the workers to stop, closes the queues
 //! and joins the threads. A worker that fails (or panics) sends a [`DataError::Loader`] that
@@ -20,11 +22,11 @@
 //! intersected with the modalities its case has (see [`SubsetScope`]); the channels of the
 //! modalities left out are set to zero in the batch, and the masks come with the batch.
 
-use super::augment::{sample_augmented_into, AugmentConfig};
+use super::augment::AugmentConfig;
 use super::error::DataError;
 use super::patches::PatchConfig;
+use super::source::CaseSource;
 use super::subsets::SubsetSampler;
-use crate::prepare::PreparedCase;
 use crate::study::Availability;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -129,8 +131,8 @@ impl Batch {
 }
 
 /// Makes batch `index` of the stream defined by `cases` and `cfg` (what a worker runs; public
-/// so callers can reproduce a single batch).
-pub fn make_batch(cases: &[Arc<PreparedCase>], cfg: &LoaderConfig, index: u64) -> Batch {
+/// so callers can reproduce a single batch). Fails only when a streamed case cannot be read.
+pub fn make_batch(cases: &CaseSource, cfg: &LoaderConfig, index: u64) -> Result<Batch, DataError> {
     make_batch_with(cases, cfg, index, &mut EpochOrder::default())
 }
 
@@ -156,11 +158,11 @@ impl EpochOrder {
 }
 
 fn make_batch_with(
-    cases: &[Arc<PreparedCase>],
+    cases: &CaseSource,
     cfg: &LoaderConfig,
     index: u64,
     order: &mut EpochOrder,
-) -> Batch {
+) -> Result<Batch, DataError> {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     rng.set_stream(index);
     let n = cfg.batch_size;
@@ -184,40 +186,42 @@ fn make_batch_with(
     };
     for i in 0..n {
         let case_index = order.case(cases.len(), cfg.seed, index * n as u64 + i as u64);
-        let case = &cases[case_index];
+        let has = cases.available(case_index);
         let available = match subset {
             Some(s) => {
-                let both = s.intersection(case.available);
+                let both = s.intersection(has);
                 if both.is_empty() {
-                    cfg.subsets.sample_within(case.available, &mut rng)
+                    cfg.subsets.sample_within(has, &mut rng)
                 } else {
                     both
                 }
             }
-            None => cfg.subsets.sample_within(case.available, &mut rng),
+            None => cfg.subsets.sample_within(has, &mut rng),
         };
-        let spec = sample_augmented_into(
-            case,
+        let spec = cases.sample_into(
+            case_index,
             &cfg.patch,
             &cfg.augment,
             available,
             &mut rng,
-            &mut batch.images[i * 4 * pn..(i + 1) * 4 * pn],
-            &mut batch.targets[i * 3 * pn..(i + 1) * 3 * pn],
-        );
+            (
+                &mut batch.images[i * 4 * pn..(i + 1) * 4 * pn],
+                &mut batch.targets[i * 3 * pn..(i + 1) * 3 * pn],
+            ),
+        )?;
         batch.availability.push(available);
         batch.cases.push(case_index);
         batch.origins.push(spec.origin);
         batch.fg_centred.push(spec.fg_voxel.is_some());
     }
-    batch
+    Ok(batch)
 }
 
 type Item = Result<Batch, DataError>;
 
 /// The batch stream; iterate it (`for batch in loader`) or call [`Loader::next_batch`].
 pub struct Loader {
-    cases: Arc<[Arc<PreparedCase>]>,
+    cases: CaseSource,
     cfg: LoaderConfig,
     /// First batch index of this stream.
     start: u64,
@@ -231,17 +235,18 @@ pub struct Loader {
 
 impl Loader {
     /// Checks the configuration and starts the workers.
-    pub fn spawn(cases: Vec<Arc<PreparedCase>>, cfg: LoaderConfig) -> Result<Loader, DataError> {
+    pub fn spawn(cases: impl Into<CaseSource>, cfg: LoaderConfig) -> Result<Loader, DataError> {
         Loader::spawn_from(cases, cfg, 0)
     }
 
     /// Like [`Loader::spawn`], but the stream starts at batch `start` (resuming a run: the
     /// batches are those an uninterrupted loader would have made from there on).
     pub fn spawn_from(
-        cases: Vec<Arc<PreparedCase>>,
+        cases: impl Into<CaseSource>,
         cfg: LoaderConfig,
         start: u64,
     ) -> Result<Loader, DataError> {
+        let cases: CaseSource = cases.into();
         if cases.is_empty() {
             return Err(DataError::Config {
                 what: "loader",
@@ -257,7 +262,6 @@ impl Loader {
         }
         cfg.patch.check()?;
         cfg.augment.check()?;
-        let cases: Arc<[Arc<PreparedCase>]> = cases.into();
         let stop = Arc::new(AtomicBool::new(false));
         let mut queues = Vec::with_capacity(cfg.workers);
         let mut workers = Vec::with_capacity(cfg.workers);
@@ -291,7 +295,7 @@ impl Loader {
     }
 
     /// The cases it samples from (batch `cases` index into this).
-    pub fn cases(&self) -> &[Arc<PreparedCase>] {
+    pub fn cases(&self) -> &CaseSource {
         &self.cases
     }
 
@@ -302,12 +306,7 @@ impl Loader {
         }
         let index = self.next;
         let item = if self.queues.is_empty() {
-            Ok(make_batch_with(
-                &self.cases,
-                &self.cfg,
-                index,
-                &mut self.inline_order,
-            ))
+            make_batch_with(&self.cases, &self.cfg, index, &mut self.inline_order)
         } else {
             let w = ((index - self.start) % self.queues.len() as u64) as usize;
             match self.queues[w].recv() {
@@ -347,7 +346,7 @@ impl Drop for Loader {
 fn worker(
     w: u64,
     start: u64,
-    cases: Arc<[Arc<PreparedCase>]>,
+    cases: CaseSource,
     cfg: LoaderConfig,
     stop: Arc<AtomicBool>,
     tx: SyncSender<Item>,
@@ -359,16 +358,18 @@ fn worker(
         let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             make_batch_with(&cases, &cfg, index, &mut order)
         }));
-        let item = made.map_err(|panic| {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            DataError::Loader(format!(
-                "worker {w} failed while making batch {index}: {msg}"
-            ))
-        });
+        let item = made
+            .map_err(|panic| {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                DataError::Loader(format!(
+                    "worker {w} failed while making batch {index}: {msg}"
+                ))
+            })
+            .and_then(|made| made);
         let failed = item.is_err();
         if tx.send(item).is_err() || failed {
             return;
@@ -381,6 +382,7 @@ fn worker(
 mod tests {
     use super::*;
     use crate::data::patches::tests::synthetic_case;
+    use crate::prepare::PreparedCase;
     use crate::study::Modality;
     use std::time::{Duration, Instant};
 
@@ -432,7 +434,10 @@ mod tests {
             assert_eq!(got, reference, "{workers} workers");
         }
         // make_batch reproduces any single batch.
-        assert_eq!(make_batch(&cases(), &config(0), 7), reference[7]);
+        assert_eq!(
+            make_batch(&cases().into(), &config(0), 7).unwrap(),
+            reference[7]
+        );
         // Another seed gives another stream.
         let other = Loader::spawn(
             cases(),
@@ -520,7 +525,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_configs() {
-        assert!(Loader::spawn(Vec::new(), config(1)).is_err());
+        assert!(Loader::spawn(Vec::<Arc<PreparedCase>>::new(), config(1)).is_err());
         assert!(Loader::spawn(
             cases(),
             LoaderConfig {

@@ -11,4 +11,6 @@ pub mod dataset;
 pub mod error;
 pub mod loader;
 pub mod patches;
+pub mod prepared;
+pub mod source;
 pub mod subsets;

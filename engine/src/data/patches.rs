@@ -113,30 +113,47 @@ pub fn sample_spec<R: Rng + ?Sized>(
     cfg: &PatchConfig,
     rng: &mut R,
 ) -> PatchSpec {
+    let foreground = |k: usize| Ok::<u32, std::convert::Infallible>(case.foreground[k]);
+    match sample_spec_in(case.shape, case.foreground.len(), foreground, cfg, rng) {
+        Ok(spec) => spec,
+        Err(never) => match never {},
+    }
+}
+
+/// [`sample_spec`] for a case known by its shape and its number of foreground voxels, whose
+/// `k`-th foreground index `foreground_at` reads (from a prepared file, which may fail). The
+/// random draws are the same as [`sample_spec`]'s.
+pub fn sample_spec_in<R: Rng + ?Sized, E>(
+    shape: [usize; 3],
+    foreground_len: usize,
+    mut foreground_at: impl FnMut(usize) -> Result<u32, E>,
+    cfg: &PatchConfig,
+    rng: &mut R,
+) -> Result<PatchSpec, E> {
     let want_fg = rng.random::<f64>() < cfg.foreground_fraction;
-    let [_, h, w] = case.shape;
-    if want_fg && !case.foreground.is_empty() {
-        let i = case.foreground[rng.random_range(0..case.foreground.len())] as usize;
+    let [_, h, w] = shape;
+    if want_fg && foreground_len > 0 {
+        let i = foreground_at(rng.random_range(0..foreground_len))? as usize;
         let voxel = [i / (h * w), (i / w) % h, i % w];
         let mut origin = [0isize; 3];
         for a in 0..3 {
-            let (lo, hi) = origin_range(case.shape[a], cfg.size[a]);
+            let (lo, hi) = origin_range(shape[a], cfg.size[a]);
             origin[a] = (voxel[a] as isize - (cfg.size[a] / 2) as isize).clamp(lo, hi);
         }
-        return PatchSpec {
+        return Ok(PatchSpec {
             origin,
             fg_voxel: Some(voxel),
-        };
+        });
     }
     let mut origin = [0isize; 3];
     for (a, o) in origin.iter_mut().enumerate() {
-        let (lo, hi) = origin_range(case.shape[a], cfg.size[a]);
+        let (lo, hi) = origin_range(shape[a], cfg.size[a]);
         *o = rng.random_range(lo as i64..=hi as i64) as isize;
     }
-    PatchSpec {
+    Ok(PatchSpec {
         origin,
         fg_voxel: None,
-    }
+    })
 }
 
 /// Cuts the patch `spec` of size `size` from `case`, zero-padding outside the volume.
@@ -232,50 +249,11 @@ pub fn sample_patch<R: Rng + ?Sized>(case: &PreparedCase, cfg: &PatchConfig, rng
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::study::{Availability, LabelConvention};
     use proptest::prelude::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    /// A prepared case of `shape` whose image holds `1 + c·1e6 + linear index` (all nonzero)
-    /// and whose tumour is the box `tumour` (inclusive `[lo, hi]` per axis): WT everywhere in
-    /// it, TC/ET on its first slice.
-    pub fn synthetic_case(
-        shape: [usize; 3],
-        tumour: Option<([usize; 3], [usize; 3])>,
-    ) -> PreparedCase {
-        let n: usize = shape.iter().product();
-        let image = (0..4)
-            .flat_map(|c| (0..n).map(move |i| 1.0 + (c * 1_000_000 + i) as f32))
-            .collect();
-        let [_, h, w] = shape;
-        let regions = tumour.map(|(lo, hi)| {
-            (0..n)
-                .map(|i| {
-                    let p = [i / (h * w), (i / w) % h, i % w];
-                    let inside = (0..3).all(|a| lo[a] <= p[a] && p[a] <= hi[a]);
-                    match (inside, p[0] == lo[0]) {
-                        (false, _) => 0,
-                        (true, false) => 1,
-                        (true, true) => 7,
-                    }
-                })
-                .collect::<Vec<u8>>()
-        });
-        let foreground = crate::prepare::foreground_voxels(regions.as_deref());
-        PreparedCase {
-            name: "synthetic".into(),
-            shape,
-            image,
-            regions,
-            foreground,
-            offset: [0; 3],
-            source_shape: shape,
-            available: Availability::FULL,
-            inferior_first: true,
-            convention: LabelConvention::Brats2021,
-        }
-    }
+    pub use crate::prepare::tests::synthetic_case;
 
     /// Checks every voxel of `patch` against `case` (in the volume) or zero (padding).
     fn check_contents(case: &PreparedCase, patch: &Patch) {

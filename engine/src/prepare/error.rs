@@ -2,6 +2,7 @@
 //! `metakd segment`, evaluation and training), names the case or file and says what to do.
 
 use crate::study::StudyError;
+use std::path::PathBuf;
 
 /// A study that cannot be cropped and normalised, or settings that are not valid.
 #[derive(Debug, thiserror::Error)]
@@ -63,4 +64,33 @@ impl PrepareError {
             PrepareError::Config { .. } => None,
         }
     }
+}
+
+/// A prepared case file (`.mkdp`, see `prepare::case_file`) that cannot be written or read.
+/// Each message names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseFileError {
+    #[error(
+        "{path}: cannot open the prepared case: {source}; run `metakd prepare` again to rebuild it"
+    )]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot read the prepared case: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot write the prepared case: {source}; check the free disk space and the folder's write permission, or choose another output folder (nothing was left under this name)")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a prepared case file (it lacks the MKDPREP1 mark); point at a folder made by `metakd prepare`")]
+    NotPrepared { path: PathBuf },
+    #[error("{path}: prepared with format version {found}, this metakd reads version {}; run `metakd prepare` again on the source data", super::case_file::FORMAT_VERSION)]
+    Version { path: PathBuf, found: String },
+    #[error("{path}: the prepared case is damaged ({problem}); delete it and run `metakd prepare` again, which redoes only this case")]
+    Damaged { path: PathBuf, problem: String },
 }

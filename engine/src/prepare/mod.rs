@@ -21,9 +21,10 @@
 //!    under the study's label convention, plus the list of tumour voxels used to centre
 //!    foreground patches.
 
+pub mod case_file;
 mod error;
 
-pub use error::PrepareError;
+pub use error::{CaseFileError, PrepareError};
 
 use crate::study::{check_same_grid, label_value, Availability, LabelConvention, Region, Study};
 use crate::volume::{background_value, Volume};
@@ -418,6 +419,46 @@ pub(crate) mod tests {
     use super::*;
     use crate::study::Modality;
     use crate::volume::Affine;
+
+    /// A prepared case of `shape` whose image holds `1 + c·1e6 + linear index` (all nonzero)
+    /// and whose tumour is the box `tumour` (inclusive `[lo, hi]` per axis): WT everywhere in
+    /// it, TC/ET on its first slice.
+    pub fn synthetic_case(
+        shape: [usize; 3],
+        tumour: Option<([usize; 3], [usize; 3])>,
+    ) -> PreparedCase {
+        let n: usize = shape.iter().product();
+        let image = (0..4)
+            .flat_map(|c| (0..n).map(move |i| 1.0 + (c * 1_000_000 + i) as f32))
+            .collect();
+        let [_, h, w] = shape;
+        let regions = tumour.map(|(lo, hi)| {
+            (0..n)
+                .map(|i| {
+                    let p = [i / (h * w), (i / w) % h, i % w];
+                    let inside = (0..3).all(|a| lo[a] <= p[a] && p[a] <= hi[a]);
+                    match (inside, p[0] == lo[0]) {
+                        (false, _) => 0,
+                        (true, false) => 1,
+                        (true, true) => 7,
+                    }
+                })
+                .collect::<Vec<u8>>()
+        });
+        let foreground = crate::prepare::foreground_voxels(regions.as_deref());
+        PreparedCase {
+            name: "synthetic".into(),
+            shape,
+            image,
+            regions,
+            foreground,
+            offset: [0; 3],
+            source_shape: shape,
+            available: Availability::FULL,
+            inferior_first: true,
+            convention: LabelConvention::Brats2021,
+        }
+    }
 
     /// An in-memory volume on a 1 mm grid; `shape` is `[nx, ny, nz]`.
     pub fn volume(shape: [usize; 3], data: Vec<f32>) -> Volume {

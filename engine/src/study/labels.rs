@@ -60,7 +60,7 @@ impl TumourTissue {
 }
 
 /// Which values mark which tumour tissue (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum LabelConvention {
     /// 1 NCR/NET, 2 ED, 4 ET (BraTS 2017–2021).
     Brats2021,

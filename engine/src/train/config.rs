@@ -67,6 +67,10 @@ pub struct DataConfig {
     pub workers: usize,
     /// Flips, rotation and intensity augmentation (the data pipeline's defaults) or none.
     pub augment: bool,
+    /// Where a raw data set folder is prepared before training (`data::prepared`); `None`:
+    /// `$METAKD_CACHE` or the user's cache folder. A prepared set is used where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<std::path::PathBuf>,
 }
 
 /// How MetaKD updates its modality weights (`methods.md` §2.5).
@@ -213,6 +217,7 @@ impl TrainConfig {
                 foreground_fraction: 0.5,
                 workers: 2,
                 augment: true,
+                cache: None,
             },
             optim: OptimConfig {
                 kind: OptimizerKind::Adam,

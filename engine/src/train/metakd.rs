@@ -23,19 +23,18 @@ use super::modality_weights::ModalityWeights;
 use super::strategy::{ExtraLoss, Strategy};
 use super::TrainError;
 use crate::data::loader::{make_batch, LoaderConfig};
+use crate::data::source::CaseSource;
 use crate::model::{MetaKdNet, NetOutput};
-use crate::prepare::PreparedCase;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
-use std::sync::Arc;
 
 /// What the one-step look-ahead meta step needs besides the meta-validation patches.
 pub struct VirtualSteps {
     /// Training cases and the loader settings of the virtual steps' batches.
-    pub cases: Vec<Arc<PreparedCase>>,
+    pub cases: CaseSource,
     pub loader: LoaderConfig,
     /// The network's learning rate at an iteration (α of the virtual step).
     pub learning_rate: Box<dyn Fn(u64) -> f64 + Send>,
@@ -46,7 +45,7 @@ pub struct MetaKd {
     config: MetaKdConfig,
     phi: ModalityWeights,
     optim: ModuleOptimizer,
-    meta_cases: Vec<Arc<PreparedCase>>,
+    meta_cases: CaseSource,
     /// Draws meta-validation patches: batch 1, all modalities.
     meta_loader: LoaderConfig,
     /// Set for the one-step look-ahead meta step; `None` runs the gate proxy.
@@ -60,7 +59,7 @@ impl MetaKd {
     pub fn new(
         config: MetaKdConfig,
         seed: u64,
-        meta_cases: Vec<Arc<PreparedCase>>,
+        meta_cases: CaseSource,
         meta_loader: LoaderConfig,
         virtual_steps: Option<VirtualSteps>,
         device: &Device,
@@ -87,7 +86,7 @@ impl MetaKd {
     fn meta_round(&mut self, iteration: u64, net: &MetaKdNet) -> Result<(), TrainError> {
         for k in 0..self.config.meta_steps {
             let index = self.rounds * self.config.meta_steps as u64 + k as u64;
-            let batch = make_batch(&self.meta_cases, &self.meta_loader, index);
+            let batch = make_batch(&self.meta_cases, &self.meta_loader, index)?;
             let batch = TensorBatch::new(&batch, &self.device);
             let grads = match &self.virtual_steps {
                 None => {
@@ -97,7 +96,7 @@ impl MetaKd {
                     GradientsParams::from_grads(loss.backward(), &self.phi)
                 }
                 Some(steps) => {
-                    let train = make_batch(&steps.cases, &steps.loader, index);
+                    let train = make_batch(&steps.cases, &steps.loader, index)?;
                     let lookahead = Lookahead {
                         virtual_learning_rate: (steps.learning_rate)(iteration),
                         kd_weight: self.config.kd_weight,

@@ -13,15 +13,15 @@ use super::metrics_log::{append_line, StepMetrics, ValidationMetrics};
 use super::strategy::{Baseline, Strategy};
 use super::TrainError;
 use crate::data::augment::AugmentConfig;
-use crate::data::cases::{CaseList, Split};
-use crate::data::dataset::{load_split, Requirements};
-use crate::data::error::OnBadCase;
+use crate::data::cases::Split;
+use crate::data::error::DataError;
 use crate::data::loader::{make_batch, Batch, Loader, LoaderConfig, SubsetScope};
 use crate::data::patches::PatchConfig;
+use crate::data::prepared::{open_or_prepare, PrepareEvent, PrepareSettings};
+use crate::data::source::CaseSource;
 use crate::data::subsets::SubsetSampler;
 use crate::model::file::{ModelMeta, RUN_MODEL_FILE};
 use crate::model::{MetaKdNet, ModelFile};
-use crate::prepare::{PreparedCase, PreprocessConfig};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -30,7 +30,6 @@ use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The files of a run folder.
@@ -68,8 +67,21 @@ pub enum TrainEvent {
         iterations: u64,
         train_cases: usize,
         val_cases: usize,
+        /// The prepared data set the cases are streamed from.
+        prepared: PathBuf,
+        /// The network's trainable parameters (also the f32 gradients a data-parallel step
+        /// would exchange).
+        parameters: usize,
         /// Cases skipped, each naming its file and the problem.
         problems: Vec<String>,
+    },
+    /// Preparing a raw data set before the run: `done` of `total` cases (`case` names the
+    /// case, or says why it failed).
+    Preparing {
+        done: usize,
+        total: usize,
+        case: String,
+        failed: bool,
     },
     Step(StepMetrics),
     Validation(ValidationMetrics),
@@ -117,42 +129,67 @@ pub fn learning_rate(config: &TrainConfig, iteration: u64) -> f64 {
     config.optim.learning_rate * (1.0 - progress).max(0.0).powf(config.optim.poly_power)
 }
 
-/// Training cases, (meta-)validation cases and the problems of skipped cases.
-type LoadedData = (Vec<Arc<PreparedCase>>, Vec<Arc<PreparedCase>>, Vec<String>);
+/// Training cases, (meta-)validation cases, the prepared set's folder and the problems of
+/// skipped cases.
+struct LoadedData {
+    train: CaseSource,
+    val: CaseSource,
+    prepared: PathBuf,
+    problems: Vec<String>,
+}
 
-/// The training and meta-validation/validation cases. Without a `val` split, the last
-/// `validation_fraction` of the training cases (at least one, when there are two or more) is
-/// held out.
-fn load_data(data: &Path, validation_fraction: f64) -> Result<LoadedData, TrainError> {
-    let (list, problems) = CaseList::open(data)?;
-    let prep = PreprocessConfig::default();
-    let needs = Requirements::default();
-    let train = load_split(
-        &list,
-        Split::Train,
-        &problems,
-        needs,
-        &prep,
-        OnBadCase::Skip,
-    )?;
-    let mut report: Vec<String> = train
-        .report
-        .problems
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
-    let mut train_cases = train.cases;
-    let val_cases = if list.split(Split::Val).next().is_some() {
-        let val = load_split(&list, Split::Val, &[], needs, &prep, OnBadCase::Skip)?;
-        report.extend(val.report.problems.iter().map(|p| p.to_string()));
-        val.cases
-    } else if train_cases.len() >= 2 {
-        let held = ((train_cases.len() as f64 * validation_fraction) as usize).max(1);
-        train_cases.split_off(train_cases.len() - held)
-    } else {
-        train_cases.clone()
+/// The training and meta-validation/validation cases, streamed from a prepared set: `data`
+/// itself when it is one, else `data` prepared into the cache (`data::prepared`). Without a
+/// `val` split, the last `validation_fraction` of the training cases (at least one, when
+/// there are two or more) is held out.
+fn load_data(
+    config: &TrainConfig,
+    data: &Path,
+    events: &Sender<TrainEvent>,
+) -> Result<LoadedData, TrainError> {
+    let settings = PrepareSettings::training();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = std::sync::atomic::AtomicUsize::new(0);
+    let on_event = |e: PrepareEvent| {
+        let (case, failed) = match e {
+            PrepareEvent::Started { cases, .. } => {
+                total.store(cases, Ordering::SeqCst);
+                return;
+            }
+            PrepareEvent::Prepared { name, .. } | PrepareEvent::Kept { name } => (name, false),
+            PrepareEvent::Failed { problem } => (problem, true),
+        };
+        let _ = events.send(TrainEvent::Preparing {
+            done: done.fetch_add(1, Ordering::SeqCst) + 1,
+            total: total.load(Ordering::SeqCst),
+            case,
+            failed,
+        });
     };
-    Ok((train_cases, val_cases, report))
+    let set = open_or_prepare(data, &settings, config.data.cache.as_deref(), 0, &on_event)?;
+    let mut problems = set.manifest.problems.clone();
+    problems.extend(set.notes.iter().cloned());
+    let mut train = set.streamed(Split::Train);
+    let val = set.streamed(Split::Val);
+    let val = if !val.is_empty() {
+        val
+    } else if train.len() >= 2 {
+        let held = ((train.len() as f64 * config.validation_fraction) as usize).max(1);
+        train.split_off(train.len() - held)
+    } else {
+        train.clone()
+    };
+    if train.is_empty() {
+        return Err(TrainError::Data(DataError::NoCases {
+            dir: data.to_path_buf(),
+        }));
+    }
+    Ok(LoadedData {
+        train: train.into(),
+        val: val.into(),
+        prepared: set.dir,
+        problems,
+    })
 }
 
 fn loader_config(config: &TrainConfig, stage2: bool) -> LoaderConfig {
@@ -209,20 +246,20 @@ fn single_patch_config(config: &TrainConfig, seed_offset: u64, augment: bool) ->
 
 fn strategy(
     config: &TrainConfig,
-    train_cases: &[Arc<PreparedCase>],
-    val_cases: &[Arc<PreparedCase>],
+    train_cases: &CaseSource,
+    val_cases: &CaseSource,
     device: &Device,
-) -> Box<dyn Strategy> {
+) -> Result<Box<dyn Strategy>, TrainError> {
     match config.method {
-        Method::Baseline => Box::new(Baseline),
+        Method::Baseline => Ok(Box::new(Baseline)),
         Method::Lckd => {
             let election = single_patch_config(config, 300, false);
             let patches = (0..config.lckd.election_patches as u64)
                 .map(|i| make_batch(val_cases, &election, i))
-                .collect();
-            Box::new(Lckd::new(config.lckd.clone(), patches, device))
+                .collect::<Result<_, _>>()?;
+            Ok(Box::new(Lckd::new(config.lckd.clone(), patches, device)))
         }
-        Method::Gmd => Box::new(Gmd::new(config.gmd.clone(), config.seed)),
+        Method::Gmd => Ok(Box::new(Gmd::new(config.gmd.clone(), config.seed))),
         Method::Metakd => {
             // The look-ahead's virtual steps: training batches with all four modalities, so
             // every pair of the distillation term is present.
@@ -230,7 +267,7 @@ fn strategy(
                 (config.metakd.meta_update == MetaUpdate::OneStepLookahead).then(|| {
                     let schedule = config.clone();
                     VirtualSteps {
-                        cases: train_cases.to_vec(),
+                        cases: train_cases.clone(),
                         loader: LoaderConfig {
                             batch_size: config.data.batch_size,
                             ..single_patch_config(config, 400, true)
@@ -238,14 +275,14 @@ fn strategy(
                         learning_rate: Box::new(move |t| learning_rate(&schedule, t)),
                     }
                 });
-            Box::new(MetaKd::new(
+            Ok(Box::new(MetaKd::new(
                 config.metakd.clone(),
                 config.seed,
-                val_cases.to_vec(),
+                val_cases.clone(),
                 single_patch_config(config, 100, true),
                 virtual_steps,
                 device,
-            ))
+            )))
         }
     }
 }
@@ -322,13 +359,18 @@ pub fn train(
     })?;
     let device = training_device(config.compute)?;
     device.seed(config.seed);
-    let (train_cases, val_cases, problems) = load_data(data, config.validation_fraction)?;
-    let mut strategy = strategy(config, &train_cases, &val_cases, &device);
+    let LoadedData {
+        train: train_cases,
+        val: val_cases,
+        prepared,
+        problems,
+    } = load_data(config, data, events)?;
+    let mut strategy = strategy(config, &train_cases, &val_cases, &device)?;
     let (mut net, mut optim, first) =
         start_or_resume(config, &paths, resume, strategy.as_mut(), &device)?;
     let validation: Vec<Batch> = (0..config.validation_patches as u64)
         .map(|i| make_batch(&val_cases, &single_patch_config(config, 200, false), i))
-        .collect();
+        .collect::<Result<_, _>>()?;
     let send = |e: TrainEvent| {
         let _ = events.send(e);
     };
@@ -338,6 +380,8 @@ pub fn train(
         iterations: config.iterations,
         train_cases: train_cases.len(),
         val_cases: val_cases.len(),
+        prepared,
+        parameters: net.num_params(),
         problems,
     });
     let mut loader: Option<(bool, Loader)> = None;
@@ -353,17 +397,7 @@ pub fn train(
         }
         let started = Instant::now();
         strategy.before_iteration(t, &net)?;
-        let stage2 = t >= config.warmup_iterations;
-        if loader.as_ref().is_none_or(|(s, _)| *s != stage2) {
-            let cfg = loader_config(config, stage2);
-            loader = Some((stage2, Loader::spawn_from(train_cases.clone(), cfg, t)?));
-        }
-        let (_, stream) = loader.as_mut().expect("loader just made");
-        let batch = stream.next_batch().unwrap_or_else(|| {
-            Err(crate::data::error::DataError::Loader(
-                "the batch stream ended early".into(),
-            ))
-        })?;
+        let batch = next_batch(&mut loader, config, &train_cases, t)?;
         let step;
         let update = Update {
             t,
@@ -400,6 +434,29 @@ pub fn train(
     };
     send(TrainEvent::Finished(outcome.clone()));
     Ok(outcome)
+}
+
+/// The batch of iteration `t` from the loader of its stage (warm-up or not), which is
+/// started, or restarted when the stage changes, at `t`.
+fn next_batch(
+    loader: &mut Option<(bool, Loader)>,
+    config: &TrainConfig,
+    train_cases: &CaseSource,
+    t: u64,
+) -> Result<Batch, TrainError> {
+    let stage2 = t >= config.warmup_iterations;
+    let stream = match loader {
+        Some((stage, stream)) if *stage == stage2 => stream,
+        _ => {
+            let cfg = loader_config(config, stage2);
+            let stream = Loader::spawn_from(train_cases.clone(), cfg, t)?;
+            &mut loader.insert((stage2, stream)).1
+        }
+    };
+    let batch = stream
+        .next_batch()
+        .unwrap_or_else(|| Err(DataError::Loader("the batch stream ended early".into())))?;
+    Ok(batch)
 }
 
 /// A fresh network and optimiser (writing `run.toml` and clearing the metrics), or those of

@@ -10,6 +10,7 @@ mod experiment;
 mod info;
 mod montage;
 mod phantom;
+mod prepare;
 mod segment;
 mod train;
 
@@ -37,6 +38,8 @@ enum Command {
     Phantom(phantom::Args),
     /// Render a case's four modalities and labels in three planes to a PNG.
     Montage(montage::Args),
+    /// Preprocess a data set folder once into a prepared set on disk that training streams from.
+    Prepare(prepare::Args),
     /// Train a model (baseline, MetaKD, LCKD or GMD) on a data set folder, or resume a run.
     Train(train::Args),
     /// Segment a study with any subset of its modalities into a BraTS label map.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Phantom(args) => phantom::run(args),
         Command::Montage(args) => montage::run(args),
+        Command::Prepare(args) => prepare::run(args),
         Command::Train(args) => train::run(args),
         Command::Segment(args) => segment::run(args),
         Command::Eval(args) => eval::run(args),

@@ -49,6 +49,11 @@ pub struct Args {
     /// Where to compute.
     #[arg(long, value_parser = ["cpu", "wgpu"])]
     compute: Option<String>,
+    /// Where a raw data set folder is prepared before training (default: $METAKD_CACHE or the
+    /// user's cache folder, e.g. ~/.cache/metakd/prepared). A folder made by `metakd prepare`
+    /// given as --data is used where it is.
+    #[arg(long, conflicts_with = "resume")]
+    cache: Option<PathBuf>,
 }
 
 fn config(args: &Args) -> Result<(TrainConfig, PathBuf, PathBuf, bool), String> {
@@ -87,6 +92,9 @@ fn config(args: &Args) -> Result<(TrainConfig, PathBuf, PathBuf, bool), String> 
     }
     if let Some(b) = &args.backbone {
         config.model.fusion = Fusion::parse(b).expect("clap checked the backbone");
+    }
+    if let Some(cache) = &args.cache {
+        config.data.cache = Some(std::path::absolute(cache).unwrap_or(cache.clone()));
     }
     config.data_dir = Some(std::path::absolute(&data).unwrap_or(data.clone()));
     config.check().map_err(|e| e.to_string())?;
@@ -168,16 +176,38 @@ pub fn follow(rx: mpsc::Receiver<TrainEvent>, config: &TrainConfig) {
     let mut last_val = String::new();
     for event in rx {
         match event {
+            TrainEvent::Preparing {
+                done,
+                total,
+                case,
+                failed,
+            } => {
+                if failed {
+                    bar.println(format!("skipped: {case}"));
+                } else {
+                    bar.set_message(format!("preparing the data: {done}/{total} ({case})"));
+                }
+            }
             TrainEvent::Started {
                 first_iteration,
                 train_cases,
                 val_cases,
+                prepared,
+                parameters,
                 problems,
                 ..
             } => {
                 for p in problems {
                     bar.println(format!("skipped: {p}"));
                 }
+                bar.println(format!(
+                    "{parameters} parameters ({:.2} MB of f32 gradients per step)",
+                    4.0 * parameters as f64 / 1e6
+                ));
+                bar.println(format!(
+                    "streaming prepared cases from {}",
+                    prepared.display()
+                ));
                 bar.println(format!(
                     "{} on {train_cases} training and {val_cases} validation cases, {} preset, {} iterations{}",
                     config.method.name(),

@@ -64,3 +64,13 @@ fn main() -> ExitCode {
         Command::Experiment(args) => experiment::run(args),
     }
 }
+
+/// Prints `line` above a progress bar, or plainly when the bar is hidden (stderr is not a
+/// terminal: a log file, CI), where indicatif would drop it.
+pub fn print_above(bar: &indicatif::ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}

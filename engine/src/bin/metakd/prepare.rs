@@ -44,11 +44,12 @@ pub fn run(args: Args) -> ExitCode {
         ProgressStyle::with_template("{bar:30} {pos}/{len} cases  {per_sec}  ETA {eta}  {msg}")
             .expect("valid progress template"),
     );
+    let say = |line: String| crate::print_above(&bar, line);
     let (prepared, kept) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let seconds = AtomicU64::new(0);
     let on_event = |e: PrepareEvent| match e {
         PrepareEvent::Started { dir, cases } => {
-            bar.println(format!("preparing {cases} cases into {}", dir.display()));
+            say(format!("preparing {cases} cases into {}", dir.display()));
         }
         PrepareEvent::Prepared {
             name, seconds: s, ..
@@ -64,7 +65,7 @@ pub fn run(args: Args) -> ExitCode {
             bar.inc(1);
         }
         PrepareEvent::Failed { problem } => {
-            bar.println(format!("skipped: {problem}"));
+            say(format!("skipped: {problem}"));
             bar.inc(1);
         }
     };

@@ -173,6 +173,7 @@ pub fn follow(rx: mpsc::Receiver<TrainEvent>, config: &TrainConfig) {
         ProgressStyle::with_template("{bar:30} {pos}/{len} it  {per_sec}  ETA {eta}  {msg}")
             .expect("valid progress template"),
     );
+    let say = |line: String| crate::print_above(&bar, line);
     let mut last_val = String::new();
     for event in rx {
         match event {
@@ -183,7 +184,7 @@ pub fn follow(rx: mpsc::Receiver<TrainEvent>, config: &TrainConfig) {
                 failed,
             } => {
                 if failed {
-                    bar.println(format!("skipped: {case}"));
+                    say(format!("skipped: {case}"));
                 } else {
                     bar.set_message(format!("preparing the data: {done}/{total} ({case})"));
                 }
@@ -198,17 +199,17 @@ pub fn follow(rx: mpsc::Receiver<TrainEvent>, config: &TrainConfig) {
                 ..
             } => {
                 for p in problems {
-                    bar.println(format!("skipped: {p}"));
+                    say(format!("skipped: {p}"));
                 }
-                bar.println(format!(
+                say(format!(
                     "{parameters} parameters ({:.2} MB of f32 gradients per step)",
                     4.0 * parameters as f64 / 1e6
                 ));
-                bar.println(format!(
+                say(format!(
                     "streaming prepared cases from {}",
                     prepared.display()
                 ));
-                bar.println(format!(
+                say(format!(
                     "{} on {train_cases} training and {val_cases} validation cases, {} preset, {} iterations{}",
                     config.method.name(),
                     config.model.preset,
@@ -230,7 +231,7 @@ pub fn follow(rx: mpsc::Receiver<TrainEvent>, config: &TrainConfig) {
             TrainEvent::Validation(v) => {
                 let d = v.val_dice;
                 last_val = format!(" val Dice WT {:.2} TC {:.2} ET {:.2}", d[0], d[1], d[2]);
-                bar.println(format!("iteration {}:{last_val}", v.iteration));
+                say(format!("iteration {}:{last_val}", v.iteration));
             }
             TrainEvent::Checkpoint { .. } => {}
             TrainEvent::Finished(_) => {}

@@ -3,7 +3,8 @@
 #   1. `metakd prepare` of a folder of BraTS-size phantoms (time per case, disk per case);
 #   2. the same for its first 20 cases (cases.csv order, their splits kept);
 #   3. `metakd bench loader --prepared`: streamed against in-memory patches per second on the
-#      same training cases, 128³ patches, 2 workers, with each phase's peak memory;
+#      same training cases (of the 200, then of the 20), 128³ patches, 2 workers, with each
+#      phase's peak memory;
 #   4. peak memory of `metakd train` (desktop, MetaKD, the bundled model's settings,
 #      assets/models/metakd-desktop.toml, on the CPU) for 12 iterations (4 of warm-up, a meta
 #      round, validation at 6 and 12) on the 200-case and on the 20-case prepared sets.
@@ -39,8 +40,10 @@ head -21 "$DATA/cases.csv" > "$WORK/raw20/cases.csv"
 tail -n +2 "$WORK/raw20/cases.csv" | cut -d, -f1 | while read -r c; do ln -s "$DATA/$c" "$WORK/raw20/$c"; done
 run prepare20 "$METAKD" prepare --data "$WORK/raw20" --out "$WORK/prep20" --workers 2
 
-run loader200 "$METAKD" bench loader --prepared "$WORK/prep200" --split train --sizes 128 \
-  --workers 2 --batch-size 2 --warmup 4 --batches 30 --json
+for n in 200 20; do
+  run loader$n "$METAKD" bench loader --prepared "$WORK/prep$n" --split train --sizes 128 \
+    --workers 2 --batch-size 2 --warmup 4 --batches 60 --json
+done
 
 sed -e 's/^iterations = .*/iterations = 12/' -e 's/^warmup_iterations = .*/warmup_iterations = 4/' \
   -e 's/^validate_every = .*/validate_every = 6/' assets/models/metakd-desktop.toml > "$WORK/desktop-scale.toml"

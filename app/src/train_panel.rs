@@ -120,7 +120,7 @@ impl TrainPanel {
                 ui.add(egui::TextEdit::singleline(&mut self.data_text).desired_width(300.0));
                 if ui.button("Browse…").clicked() {
                     if let Some(dir) = rfd::FileDialog::new()
-                        .set_title("Data set folder (case folders, optionally cases.csv)")
+                        .set_title("Data set folder (case folders, optionally cases.csv), or a prepared set")
                         .pick_folder()
                     {
                         self.data_text = dir.display().to_string();

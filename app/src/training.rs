@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// What the "New training" form asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainRequest {
-    /// A data set folder (case folders, optionally `cases.csv`).
+    /// A data set folder (case folders, optionally `cases.csv`) or a prepared set.
     pub data: PathBuf,
     /// The run folder to create.
     pub out: PathBuf,

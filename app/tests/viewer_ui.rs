@@ -494,6 +494,21 @@ fn training_from_the_menu_pauses_resumes_cancels_and_hands_over_its_model() {
     step_until(&mut h, 300, |v| {
         v.train.job.as_ref().unwrap().history.steps.len() >= 2
     });
+    // The raw folder was prepared into the cache, which the panel names.
+    let prepared = h
+        .state()
+        .train
+        .job
+        .as_ref()
+        .unwrap()
+        .history
+        .prepared
+        .clone();
+    let prepared = prepared.expect("the run says where its prepared cases are");
+    assert!(prepared.join("manifest.json").is_file());
+    assert!(h
+        .query_by_label_contains(&format!("Prepared cases: {}", prepared.display()))
+        .is_some());
     h.get_by_label("Pause").click();
     step_until(&mut h, 300, |v| {
         v.train.job.as_ref().unwrap().state == TrainState::Paused

@@ -4,8 +4,7 @@
 //! study has, made first); results arrive one subset at a time, so a cancelled run keeps what
 //! it finished. The table sorts by any column and exports as CSV.
 
-use crate::segmenting::ModelChoice;
-use engine::compute::Compute;
+use crate::segmenting::{ModelChoice, RunOn};
 use engine::metrics::{compare_label_maps, RegionMetrics};
 use engine::study::{Availability, Study};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -129,7 +128,7 @@ impl CompareJob {
     pub fn spawn(
         study: Arc<Study>,
         model: ModelChoice,
-        compute: Compute,
+        run: RunOn,
         subsets: Vec<Availability>,
         ground_truth: Option<Vec<u8>>,
         ctx: egui::Context,
@@ -156,7 +155,7 @@ impl CompareJob {
                 let _ = sender.send(m);
                 ctx.request_repaint();
             };
-            let segmenter = match model.open(compute) {
+            let segmenter = match model.open(run) {
                 Ok(s) => s,
                 Err(e) => return send(CompareMessage::Failed(e)),
             };

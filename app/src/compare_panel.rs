@@ -4,11 +4,10 @@
 //! overlay; the table exports as CSV. It renders state and delegates the work to `compare`.
 
 use crate::compare::{Column, CompareJob, CompareMessage, CompareRow, Comparison};
-use crate::segmenting::ModelChoice;
+use crate::segmenting::{ModelChoice, RunOn};
 use crate::state::{Agreement, Difference, Layout, OpenStudy, ViewState, REGION_COLOURS};
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Legend, Plot};
-use engine::compute::Compute;
 use engine::metrics::RegionMetrics;
 use engine::study::{Availability, Region};
 use engine::volume::Plane;
@@ -68,7 +67,7 @@ impl ComparePanel {
         &mut self,
         open: &OpenStudy,
         model: &ModelChoice,
-        compute: Compute,
+        run: RunOn,
         ctx: &egui::Context,
     ) {
         let subsets = self.runnable(open);
@@ -85,7 +84,7 @@ impl ComparePanel {
         self.job = Some(CompareJob::spawn(
             open.study.clone(),
             model.clone(),
-            compute,
+            run,
             subsets,
             ground_truth,
             ctx.clone(),

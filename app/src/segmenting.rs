@@ -3,7 +3,7 @@
 //! back the label map (on the study's grid) or an error naming the model file.
 
 use engine::compute::{self, Compute};
-use engine::infer::Segmenter;
+use engine::infer::{Segmenter, FAST_OVERLAP};
 use engine::study::{Availability, Study};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -26,15 +26,28 @@ impl ModelChoice {
         }
     }
 
-    /// The model on `compute`'s device (see [`compute_name`]).
-    pub fn open(&self, compute: Compute) -> Result<Segmenter, String> {
-        let device = compute::device(compute)?;
-        match self {
+    /// The model on the device `run` names (see [`compute_name`]), with its window overlap.
+    pub fn open(&self, run: RunOn) -> Result<Segmenter, String> {
+        let device = compute::device(run.compute)?;
+        let mut segmenter = match self {
             ModelChoice::Bundled => Segmenter::bundled(&device),
             ModelChoice::Path(p) => Segmenter::open(p, &device),
         }
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+        if run.fast {
+            segmenter.config.overlap = FAST_OVERLAP;
+        }
+        Ok(segmenter)
     }
+}
+
+/// Where Segment and Compare run, and whether in fast mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOn {
+    pub compute: Compute,
+    /// Windows overlap by [`FAST_OVERLAP`] instead of the default half: fewer windows, at a
+    /// small cost in Dice (docs/model.md).
+    pub fast: bool,
 }
 
 /// How the viewer names a compute device: wgpu runs on the GPU, or on Mesa's lavapipe (a
@@ -57,11 +70,11 @@ pub struct SegmentJob {
 }
 
 impl SegmentJob {
-    /// Starts segmenting `study` with the modalities in `availability`, on `compute`.
+    /// Starts segmenting `study` with the modalities in `availability`, as `run` says.
     pub fn spawn(
         study: Arc<Study>,
         model: ModelChoice,
-        compute: Compute,
+        run: RunOn,
         availability: Availability,
         ctx: egui::Context,
     ) -> SegmentJob {
@@ -71,7 +84,7 @@ impl SegmentJob {
         let cancel = Arc::new(AtomicBool::new(false));
         let (d, t, c) = (done.clone(), total.clone(), cancel.clone());
         std::thread::spawn(move || {
-            let result = model.open(compute).and_then(|segmenter| {
+            let result = model.open(run).and_then(|segmenter| {
                 segmenter
                     .segment(&study, availability, &mut |done, total| {
                         d.store(done, Ordering::Relaxed);

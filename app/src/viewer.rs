@@ -173,7 +173,7 @@ impl Viewer {
         self.segment.job = Some(SegmentJob::spawn(
             open.study.clone(),
             self.segment.model.clone(),
-            self.segment.compute,
+            self.segment.run_on(),
             availability,
             ctx.clone(),
         ));
@@ -212,7 +212,7 @@ impl Viewer {
     pub fn start_comparing(&mut self, ctx: &egui::Context) {
         if let Some(open) = &self.open {
             self.compare
-                .start(open, &self.segment.model, self.segment.compute, ctx);
+                .start(open, &self.segment.model, self.segment.run_on(), ctx);
         }
     }
 

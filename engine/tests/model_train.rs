@@ -579,6 +579,54 @@ mod training {
         ));
     }
 
+    /// Windows that hold no brain voxel are not run, and every brain voxel gets exactly the
+    /// probabilities of running every window.
+    #[test]
+    fn windows_outside_the_brain_are_skipped_without_changing_the_brain() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 1);
+        let mut segmenter = untrained_segmenter(tmp.path());
+        segmenter.config.batch = 1;
+        // Thresholded probabilities only, so the masks follow the probabilities.
+        segmenter.config.postprocess = None;
+        let study = Study::open_folder(&data.join("Phantom_00001")).unwrap();
+        let case = segmenter.prepare(&study).unwrap();
+        let mut run = |skip: bool| {
+            segmenter.config.skip_background = skip;
+            let mut windows = 0;
+            let result = segmenter
+                .segment_prepared(&case, Availability::FULL, &mut |_, total| {
+                    windows = total;
+                    true
+                })
+                .unwrap();
+            (result, windows)
+        };
+        let (all, all_windows) = run(false);
+        let (skipped, run_windows) = run(true);
+        assert!(
+            run_windows < all_windows,
+            "{run_windows} of {all_windows} windows run"
+        );
+        let n = case.voxels();
+        let brain: Vec<bool> = (0..n)
+            .map(|i| (0..4).any(|c| case.channel(c)[i] != 0.0))
+            .collect();
+        for r in 0..3 {
+            for i in (0..n).filter(|i| brain[*i]) {
+                assert_eq!(
+                    all.probabilities[r * n + i],
+                    skipped.probabilities[r * n + i],
+                    "region {r}, brain voxel {i}"
+                );
+            }
+        }
+        // Background a skipped window covers is averaged over the windows that ran (0 where
+        // none did), so only background may differ.
+        assert!(brain.contains(&false));
+    }
+
     /// MetaKD with the one-step look-ahead meta step trains: the weights move away from their
     /// initial values in the first meta round and stay a finite distribution.
     #[test]

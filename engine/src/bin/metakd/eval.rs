@@ -7,7 +7,7 @@ use engine::data::cases::Split;
 use engine::infer::eval::{evaluate, load_cases};
 use engine::infer::Segmenter;
 use engine::model::file::bundled_model_path;
-use engine::study::Availability;
+use engine::study::{Availability, Modality};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -37,6 +37,31 @@ pub struct Args {
     no_postprocess: bool,
     #[arg(long, value_parser = ["cpu", "wgpu"], default_value = "cpu")]
     compute: String,
+    /// Evaluate only these modality subsets, comma-separated, each a `+`-joined list (e.g.
+    /// `flair+t1+t1ce+t2,flair+t1ce`); default: all 15.
+    #[arg(long, value_delimiter = ',')]
+    subsets: Vec<String>,
+}
+
+/// The subsets of `--subsets` (all 15 when it is empty).
+fn chosen_subsets(names: &[String]) -> Result<Vec<Availability>, String> {
+    if names.is_empty() {
+        return Ok(Availability::all_subsets());
+    }
+    names
+        .iter()
+        .map(|subset| {
+            subset
+                .split('+')
+                .map(|name| {
+                    Modality::parse(name.trim()).ok_or_else(|| {
+                        format!("--subsets: `{name}` is not a modality; use flair, t1, t1ce or t2")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Availability::from_modalities)
+        })
+        .collect()
 }
 
 fn eval(args: &Args) -> Result<(), String> {
@@ -52,7 +77,7 @@ fn eval(args: &Args) -> Result<(), String> {
     for p in problems {
         eprintln!("skipped: {p}");
     }
-    let subsets = Availability::all_subsets();
+    let subsets = chosen_subsets(&args.subsets)?;
     let started = Instant::now();
     let table = evaluate(
         &segmenter,

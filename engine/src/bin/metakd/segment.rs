@@ -39,6 +39,10 @@ pub struct Args {
     /// Keep small components and tiny enhancing cores (no post-processing).
     #[arg(long)]
     no_postprocess: bool,
+    /// Also run the windows that hold no brain voxel (skipped by default: their voxels are
+    /// background either way).
+    #[arg(long)]
+    all_windows: bool,
     /// How overlapping windows are combined.
     #[arg(long, value_parser = ["gaussian", "uniform"], default_value = "gaussian")]
     weighting: String,
@@ -95,6 +99,7 @@ fn segment(args: &Args) -> Result<(), String> {
     let mut segmenter = Segmenter::open(&model_path, &device).map_err(|e| e.to_string())?;
     segmenter.config.overlap = args.overlap;
     segmenter.config.batch = args.batch;
+    segmenter.config.skip_background = !args.all_windows;
     if args.no_postprocess {
         segmenter.config.postprocess = None;
     }

@@ -17,6 +17,9 @@ DATA=$(mktemp -d)
 trap 'rm -rf "$DATA"' EXIT
 ln -s "$(realpath assets/sample/Phantom_00001)" "$DATA/Phantom_00001"
 printf 'case,split\nPhantom_00001,test\n' > "$DATA/cases.csv"
+# A first segmentation compiles the shaders (Mesa caches them on disk); not timed.
+"$METAKD" segment --case assets/sample/Phantom_00001 --compute wgpu --out "$DATA/warm-up.nii.gz" \
+  > /dev/null 2>&1
 for mode in all-windows skip; do
   flag=(); [ "$mode" = all-windows ] && flag=(--all-windows)
   "$METAKD" segment --case assets/sample/Phantom_00001 --compute wgpu "${flag[@]}" \

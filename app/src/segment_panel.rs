@@ -8,7 +8,7 @@ use engine::compute::Compute;
 use std::path::PathBuf;
 
 /// The tooltip of the fast-mode checkbox.
-const FAST_HOVER: &str = "Windows overlap by a quarter instead of a half: about a third as many windows, slightly lower Dice (docs/model.md)";
+const FAST_HOVER: &str = "Windows overlap by a quarter instead of a half: less than half as many windows and about half the time, Dice within 2 points on the sample (docs/model.md)";
 
 /// The model and device used by Segment and Compare, and the segmentation in progress.
 pub struct SegmentPanel {

@@ -355,6 +355,39 @@ fn segmenting_on_the_cpu_and_on_wgpu_agree() {
     );
 }
 
+/// "Fast (less window overlap)" makes Segment use the fast overlap; the layer it adds finds
+/// the tumour.
+#[test]
+fn fast_mode_segments_with_less_overlap() {
+    use metakd_viewer::segmenting::RunOn;
+    let mut h = harness();
+    assert!(!h.state().segment.fast, "fast mode is off by default");
+    h.get_by_label("Fast (less window overlap)").click();
+    h.run_steps(2);
+    assert!(h.state().segment.run_on().fast);
+    let segmenter = h
+        .state()
+        .segment
+        .model
+        .open(h.state().segment.run_on())
+        .unwrap();
+    assert_eq!(segmenter.config.overlap, engine::infer::FAST_OVERLAP);
+    let default = RunOn {
+        fast: false,
+        ..h.state().segment.run_on()
+    };
+    let segmenter = h.state().segment.model.open(default).unwrap();
+    assert_eq!(segmenter.config.overlap, 0.5);
+    h.get_by_label("Segment with the checked modalities")
+        .click();
+    h.run_steps(1);
+    step_until(&mut h, 120, |v| v.segment.job.is_none());
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    let open = h.state().open.as_ref().unwrap();
+    assert_eq!(open.layers.len(), 2);
+    assert!(open.layers[1].labels.iter().any(|v| *v > 0));
+}
+
 /// Steps the UI until `done` holds (or `seconds` pass), sleeping a little between frames.
 fn step_until(h: &mut Harness<'_, Viewer>, seconds: u64, done: impl Fn(&Viewer) -> bool) {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);

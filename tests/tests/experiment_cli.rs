@@ -74,8 +74,20 @@ fn experiment_trains_evaluates_and_compares() {
         "{md}"
     );
     assert!(md.contains("| FLAIR+T1+T1ce+T2 |") && md.contains("| **average** |"));
+    assert!(md.contains("### Significant differences"), "{md}");
     let csv = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 3 * 16 * 3);
+    // Statistics for each of the 3 pairs × Dice and HD95 × 3 regions.
+    let stats = std::fs::read_to_string(out.join("stats.csv")).unwrap();
+    assert_eq!(stats.lines().count(), 1 + 3 * 2 * 3, "{stats}");
+    let stats_md = std::fs::read_to_string(out.join("stats.md")).unwrap();
+    assert!(
+        stats_md.contains("| baseline − lckd | WT | Dice (points) |"),
+        "{stats_md}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(json["rows"].as_array().unwrap().len(), 18);
     let costs = std::fs::read_to_string(out.join("iteration_costs.md")).unwrap();
     assert!(
         costs.contains("| gmd | 3 |") && costs.contains("| lckd | 3 |"),

@@ -10,6 +10,7 @@
 use super::chart::write_chart;
 use super::logs::{iteration_costs, strategy_logs, RunSteps};
 use super::reuse::{differing_settings, set_aside};
+use super::stats::{pairwise, MethodTables, PairwiseStats};
 use super::{summarise, Comparison};
 use crate::compute::{self, Compute};
 use crate::data::cases::Split;
@@ -161,6 +162,7 @@ pub fn run(
     let mut cases: Option<Vec<EvalCase>> = None;
     let mut runs = Vec::new();
     let mut summaries = Vec::new();
+    let mut all_tables = Vec::new();
     for &method in &plan.methods {
         let mut tables = Vec::new();
         for seed in plan.seeds() {
@@ -180,12 +182,20 @@ pub fn run(
             runs.push((method, seed, run_dir));
         }
         summaries.push(summarise(method.name(), &tables));
+        all_tables.push((method, tables));
     }
     let comparison = Comparison {
         command: plan.command.clone(),
         methods: summaries,
     };
-    write_results(plan, &comparison, &runs)?;
+    let by_method: Vec<MethodTables> = all_tables
+        .iter()
+        .map(|(method, tables)| MethodTables {
+            method: method.name(),
+            tables,
+        })
+        .collect();
+    write_results(plan, &comparison, &pairwise(&by_method), &runs)?;
     Ok(ExperimentOutcome::Completed(comparison))
 }
 
@@ -371,13 +381,23 @@ fn evaluated_already(run_dir: &Path, cases: &[String]) -> Option<EvalTable> {
 fn write_results(
     plan: &ExperimentPlan,
     comparison: &Comparison,
+    stats: &PairwiseStats,
     runs: &[(Method, u64, PathBuf)],
 ) -> Result<(), ExperimentError> {
     let out = &plan.out;
-    write(&out.join("comparison.md"), &comparison.to_markdown())?;
+    let markdown = format!(
+        "{}\n{}",
+        comparison.to_markdown(),
+        stats.significant_lines()
+    );
+    write(&out.join("comparison.md"), &markdown)?;
     write(&out.join("comparison.csv"), &comparison.to_csv())?;
     let json = serde_json::to_string_pretty(comparison).expect("comparison serialises");
     write(&out.join("comparison.json"), &json)?;
+    write(&out.join("stats.md"), &stats.to_markdown())?;
+    write(&out.join("stats.csv"), &stats.to_csv())?;
+    let json = serde_json::to_string_pretty(stats).expect("statistics serialise");
+    write(&out.join("stats.json"), &json)?;
     let mut logged = Vec::new();
     for (method, seed, run_dir) in runs {
         let log = read_metrics(&RunPaths::new(run_dir).metrics())?;

@@ -12,6 +12,7 @@
 
 mod distance;
 mod label_maps;
+pub mod stats;
 mod table;
 
 pub use distance::hd95;

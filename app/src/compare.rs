@@ -1,10 +1,12 @@
-//! Comparing segmentations across modality dropouts, as data and a background job: the job
-//! segments the open study once per chosen availability subset and scores each result against
+//! Comparing segmentations across modality dropouts and models, as data and a background job:
+//! the job segments the open study once per chosen model and availability subset and scores
+//! each result against
 //! a reference (the study's ground truth, or else the segmentation with every modality the
 //! study has, made first); results arrive one subset at a time, so a cancelled run keeps what
 //! it finished. The table sorts by any column and exports as CSV.
 
 use crate::segmenting::{ModelChoice, RunOn};
+use engine::infer::Segmenter;
 use engine::metrics::{compare_label_maps, RegionMetrics};
 use engine::study::{Availability, Study};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,6 +16,8 @@ use std::sync::Arc;
 /// One compared condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompareRow {
+    /// Which of [`Comparison::models`] segmented it.
+    pub model: usize,
     pub subset: Availability,
     /// The condition's label layer in `OpenStudy::layers`.
     pub layer: usize,
@@ -28,7 +32,18 @@ pub struct Comparison {
     pub reference_layer: usize,
     /// "Ground truth", or e.g. "all available (FLAIR+T1+T1ce+T2)".
     pub reference_name: String,
+    /// The models compared, by name (one for a comparison of dropouts only).
+    pub models: Vec<String>,
     pub rows: Vec<CompareRow>,
+}
+
+/// A condition's name: the subset, after the model's (`model: subset`) when several models
+/// are compared.
+pub fn condition_name(models: &[String], model: usize, subset: Availability) -> String {
+    match models.get(model) {
+        Some(name) if models.len() > 1 => format!("{name}: {}", subset.label()),
+        _ => subset.label(),
+    }
 }
 
 /// A sortable column of the table.
@@ -41,11 +56,20 @@ pub enum Column {
 }
 
 impl Comparison {
-    /// Sorts the rows by `column` (subsets by number of modalities, then mask).
+    /// A row's name: its subset, after its model's when several models are compared.
+    pub fn condition(&self, row: &CompareRow) -> String {
+        condition_name(&self.models, row.model, row.subset)
+    }
+
+    /// Sorts the rows by `column` (subsets by number of modalities, then mask, then model, so
+    /// the models' rows of one subset stand side by side).
     pub fn sort(&mut self, column: Column, descending: bool) {
         let value = |row: &CompareRow| -> f64 {
             match column {
-                Column::Subset => f64::from(row.subset.count() as u8 * 16 + row.subset.id()),
+                Column::Subset => {
+                    f64::from(row.subset.count() as u8 * 16 + row.subset.id()) * 1000.0
+                        + row.model as f64
+                }
                 Column::Dice(r) => row.metrics[r].dice,
                 Column::Hd95(r) => row.metrics[r].hd95_mm,
                 Column::Volume(r) => row.metrics[r].predicted_ml,
@@ -64,7 +88,7 @@ impl Comparison {
     /// The table as CSV: one row per condition, Dice, HD95 (mm), sensitivity, specificity and
     /// volume (mL) per region, and the reference's volumes.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("subset,reference");
+        let mut out = String::from("model,subset,reference");
         for region in ["WT", "TC", "ET"] {
             for column in [
                 "dice",
@@ -79,7 +103,12 @@ impl Comparison {
         }
         out.push('\n');
         for row in &self.rows {
-            out.push_str(&format!("{},{}", row.subset.label(), self.reference_name));
+            let model = self.models.get(row.model).map_or("", String::as_str);
+            out.push_str(&format!(
+                "{model},{},{}",
+                row.subset.label(),
+                self.reference_name
+            ));
             for m in &row.metrics {
                 out.push_str(&format!(
                     ",{:.4},{:.2},{:.4},{:.6},{:.3},{:.3}",
@@ -101,6 +130,7 @@ pub enum CompareMessage {
     },
     /// One condition, scored.
     Result {
+        model: usize,
         subset: Availability,
         labels: Vec<u8>,
         metrics: [RegionMetrics; 3],
@@ -122,19 +152,19 @@ pub struct CompareJob {
 }
 
 impl CompareJob {
-    /// Segments `study` under each of `subsets` and scores each against `ground_truth` (label
-    /// bytes on the study's grid) or, without it, against the segmentation with all the
-    /// modalities the study has.
+    /// Segments `study` with each of `models` under each of `subsets` and scores each against
+    /// `ground_truth` (label bytes on the study's grid) or, without it, against the first
+    /// model's segmentation with all the modalities the study has.
     pub fn spawn(
         study: Arc<Study>,
-        model: ModelChoice,
+        models: Vec<ModelChoice>,
         run: RunOn,
         subsets: Vec<Availability>,
         ground_truth: Option<Vec<u8>>,
         ctx: egui::Context,
     ) -> CompareJob {
         let (sender, receiver) = channel();
-        let total = subsets.len() + usize::from(ground_truth.is_none());
+        let total = models.len() * subsets.len() + usize::from(ground_truth.is_none());
         let job = CompareJob {
             total,
             finished: Arc::default(),
@@ -155,33 +185,41 @@ impl CompareJob {
                 let _ = sender.send(m);
                 ctx.request_repaint();
             };
-            let segmenter = match model.open(run) {
+            let segmenters = match models
+                .iter()
+                .map(|m| m.open(run))
+                .collect::<Result<Vec<_>, String>>()
+            {
                 Ok(s) => s,
                 Err(e) => return send(CompareMessage::Failed(e)),
             };
-            let prepared = match segmenter.prepare(&study) {
+            let Some(first) = segmenters.first() else {
+                return send(CompareMessage::Failed("no model chosen".into()));
+            };
+            let prepared = match first.prepare(&study) {
                 Ok(p) => p,
                 Err(e) => return send(CompareMessage::Failed(e.to_string())),
             };
-            let segment = |subset: Availability| -> Result<Vec<u8>, String> {
-                let result = segmenter
-                    .segment_prepared(&prepared, subset, &mut |d, t| {
-                        done.store(d, Ordering::Relaxed);
-                        of.store(t, Ordering::Relaxed);
-                        ctx.request_repaint();
-                        !cancel.load(Ordering::Relaxed)
-                    })
-                    .map_err(|e| e.to_string())?;
-                finished.fetch_add(1, Ordering::Relaxed);
-                Ok(engine::infer::labels_in_source_grid(
-                    &prepared,
-                    &result.regions,
-                    study.convention,
-                ))
-            };
+            let segment =
+                |segmenter: &Segmenter, subset: Availability| -> Result<Vec<u8>, String> {
+                    let result = segmenter
+                        .segment_prepared(&prepared, subset, &mut |d, t| {
+                            done.store(d, Ordering::Relaxed);
+                            of.store(t, Ordering::Relaxed);
+                            ctx.request_repaint();
+                            !cancel.load(Ordering::Relaxed)
+                        })
+                        .map_err(|e| e.to_string())?;
+                    finished.fetch_add(1, Ordering::Relaxed);
+                    Ok(engine::infer::labels_in_source_grid(
+                        &prepared,
+                        &result.regions,
+                        study.convention,
+                    ))
+                };
             let reference = match ground_truth {
                 Some(labels) => labels,
-                None => match segment(prepared.available) {
+                None => match segment(first, prepared.available) {
                     Ok(labels) => {
                         send(CompareMessage::Reference {
                             subset: prepared.available,
@@ -193,23 +231,26 @@ impl CompareJob {
                 },
             };
             let grid = study.reference();
-            for subset in subsets {
-                match segment(subset) {
-                    Ok(labels) => {
-                        let metrics = compare_label_maps(
-                            &labels,
-                            &reference,
-                            study.convention,
-                            grid.shape,
-                            grid.voxel_sizes(),
-                        );
-                        send(CompareMessage::Result {
-                            subset,
-                            labels,
-                            metrics,
-                        });
+            for (model, segmenter) in segmenters.iter().enumerate() {
+                for &subset in &subsets {
+                    match segment(segmenter, subset) {
+                        Ok(labels) => {
+                            let metrics = compare_label_maps(
+                                &labels,
+                                &reference,
+                                study.convention,
+                                grid.shape,
+                                grid.voxel_sizes(),
+                            );
+                            send(CompareMessage::Result {
+                                model,
+                                subset,
+                                labels,
+                                metrics,
+                            });
+                        }
+                        Err(e) => return send(CompareMessage::Failed(e)),
                     }
-                    Err(e) => return send(CompareMessage::Failed(e)),
                 }
             }
             send(CompareMessage::Finished);
@@ -279,18 +320,22 @@ mod tests {
         Comparison {
             reference_layer: 0,
             reference_name: "Ground truth".into(),
+            models: vec!["bundled".into()],
             rows: vec![
                 CompareRow {
+                    model: 0,
                     subset: Availability::from_id(0b1111),
                     layer: 1,
                     metrics: metrics(0.9, 4.5),
                 },
                 CompareRow {
+                    model: 0,
                     subset: Availability::from_id(0b0001),
                     layer: 2,
                     metrics: metrics(0.5, 9.0),
                 },
                 CompareRow {
+                    model: 0,
                     subset: Availability::from_id(0b0101),
                     layer: 3,
                     metrics: metrics(0.7, 6.0),
@@ -320,8 +365,36 @@ mod tests {
         let csv = comparison().to_csv();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 4);
-        assert!(lines[0].starts_with("subset,reference,WT_dice,WT_hd95_mm"));
+        assert!(lines[0].starts_with("model,subset,reference,WT_dice,WT_hd95_mm"));
         assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
-        assert!(lines[2].starts_with("FLAIR,Ground truth,0.5000,5.00,"));
+        assert!(lines[2].starts_with("bundled,FLAIR,Ground truth,0.5000,5.00,"));
+    }
+
+    /// With two models, rows are named after their model and a subset's rows sort together.
+    #[test]
+    fn two_models_sort_side_by_side_and_name_their_rows() {
+        let mut c = comparison();
+        c.models.push("baseline".into());
+        let mut extra = c.rows.clone();
+        for (row, layer) in extra.iter_mut().zip(4..) {
+            row.model = 1;
+            row.layer = layer;
+        }
+        c.rows.extend(extra);
+        c.sort(Column::Subset, false);
+        let order: Vec<(u8, usize)> = c.rows.iter().map(|r| (r.subset.id(), r.model)).collect();
+        assert_eq!(
+            order,
+            [
+                (0b0001, 0),
+                (0b0001, 1),
+                (0b0101, 0),
+                (0b0101, 1),
+                (0b1111, 0),
+                (0b1111, 1)
+            ]
+        );
+        assert_eq!(c.condition(&c.rows[1]), "baseline: FLAIR");
+        assert_eq!(condition_name(&c.models[..1], 0, c.rows[0].subset), "FLAIR");
     }
 }

@@ -1,9 +1,10 @@
-//! The "Compare across dropouts" window: choose availability subsets, run them in the
-//! background, and read the results as a sortable table (Dice, HD95, volume per region), a bar
+//! The "Compare across dropouts" window: choose availability subsets and, to compare models,
+//! more model files (Analysis ▸ Compare models…), run them in the background, and read the
+//! results as a sortable table (Dice, HD95, volume per region), a bar
 //! chart of Dice, a grid of the same slice under every condition and a TP/FP/FN difference
 //! overlay; the table exports as CSV. It renders state and delegates the work to `compare`.
 
-use crate::compare::{Column, CompareJob, CompareMessage, CompareRow, Comparison};
+use crate::compare::{condition_name, Column, CompareJob, CompareMessage, CompareRow, Comparison};
 use crate::segmenting::{ModelChoice, RunOn};
 use crate::state::{Agreement, Difference, Layout, OpenStudy, ViewState, REGION_COLOURS};
 use egui::{Color32, RichText};
@@ -21,6 +22,10 @@ pub struct ComparePanel {
     pub open: bool,
     /// The chosen subsets.
     pub chosen: BTreeSet<Availability>,
+    /// Models compared besides the Segment section's model.
+    pub extra_models: Vec<ModelChoice>,
+    /// The names of the models of the comparison that runs or ran last.
+    model_names: Vec<String>,
     pub job: Option<CompareJob>,
     pub comparison: Option<Comparison>,
     /// The column the table is sorted by, and whether descending.
@@ -35,6 +40,8 @@ impl Default for ComparePanel {
         ComparePanel {
             open: false,
             chosen,
+            extra_models: Vec::new(),
+            model_names: Vec::new(),
             job: None,
             comparison: None,
             sort: (Column::Subset, false),
@@ -71,6 +78,10 @@ impl ComparePanel {
         ctx: &egui::Context,
     ) {
         let subsets = self.runnable(open);
+        let models: Vec<ModelChoice> = std::iter::once(model.clone())
+            .chain(self.extra_models.iter().cloned())
+            .collect();
+        self.model_names = models.iter().map(ModelChoice::short_name).collect();
         let ground_truth = open
             .study
             .labels
@@ -79,11 +90,12 @@ impl ComparePanel {
         self.comparison = ground_truth.as_ref().map(|_| Comparison {
             reference_layer: 0,
             reference_name: "Ground truth".into(),
+            models: self.model_names.clone(),
             rows: Vec::new(),
         });
         self.job = Some(CompareJob::spawn(
             open.study.clone(),
-            model.clone(),
+            models,
             run,
             subsets,
             ground_truth,
@@ -110,18 +122,22 @@ impl ComparePanel {
                     self.comparison = Some(Comparison {
                         reference_layer: layer,
                         reference_name: format!("all available ({})", subset.label()),
+                        models: self.model_names.clone(),
                         rows: Vec::new(),
                     });
                     added = true;
                 }
                 CompareMessage::Result {
+                    model,
                     subset,
                     labels,
                     metrics,
                 } => {
-                    let layer = open.add_segmentation(subset.label(), labels);
+                    let name = condition_name(&self.model_names, model, subset);
+                    let layer = open.add_segmentation(name, labels);
                     if let Some(c) = &mut self.comparison {
                         c.rows.push(CompareRow {
+                            model,
                             subset,
                             layer,
                             metrics,
@@ -163,6 +179,7 @@ impl ComparePanel {
         open: &mut OpenStudy,
         view: &mut ViewState,
         focus: Plane,
+        model: &ModelChoice,
     ) -> CompareAction {
         let mut action = CompareAction::None;
         let mut window_open = self.open;
@@ -171,9 +188,10 @@ impl ComparePanel {
             // At the right, over the sagittal view, so the other views stay visible.
             .pivot(egui::Align2::RIGHT_TOP)
             .default_pos(ctx.content_rect().right_top() + egui::vec2(-8.0, 32.0))
-            .default_size([640.0, 620.0])
+            .default_size([640.0, 700.0])
             .vscroll(true)
             .show(ctx, |ui| {
+                self.model_picker(ui, model);
                 action = self.subset_picker(ui, open);
                 if let Some(comparison) = &mut self.comparison {
                     ui.separator();
@@ -197,6 +215,46 @@ impl ComparePanel {
             });
         self.open = window_open;
         action
+    }
+
+    /// The models compared: the Segment section's, then any added here.
+    fn model_picker(&mut self, ui: &mut egui::Ui, model: &ModelChoice) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Models:");
+            ui.label(format!("{} (Segment's)", model.short_name()))
+                .on_hover_text(model.describe());
+            let mut remove = None;
+            for (i, extra) in self.extra_models.iter().enumerate() {
+                ui.label(extra.short_name()).on_hover_text(extra.describe());
+                if ui
+                    .small_button("Remove")
+                    .on_hover_text("Leave this model out")
+                    .clicked()
+                {
+                    remove = Some(i);
+                }
+            }
+            if let Some(i) = remove {
+                self.extra_models.remove(i);
+            }
+            if ui
+                .button("Add model…")
+                .on_hover_text("Compare another model.metakd on the same conditions")
+                .clicked()
+            {
+                self.add_model_from_dialog();
+            }
+        });
+    }
+
+    /// Asks for a model file and adds it to the compared models.
+    pub fn add_model_from_dialog(&mut self) {
+        if let Some(path) = rfd::FileDialog::new()
+            .add_filter("MetaKD model", &["metakd"])
+            .pick_file()
+        {
+            self.extra_models.push(ModelChoice::Path(path));
+        }
     }
 
     fn subset_picker(&mut self, ui: &mut egui::Ui, open: &OpenStudy) -> CompareAction {
@@ -237,7 +295,7 @@ impl ComparePanel {
                 }
             });
         }
-        let runnable = self.runnable(open).len();
+        let runnable = self.runnable(open).len() * (1 + self.extra_models.len());
         match &self.job {
             Some(job) => {
                 let (finished, current) = job.progress();
@@ -262,7 +320,7 @@ impl ComparePanel {
                 let clicked = ui
                     .add_enabled(runnable > 0, egui::Button::new(label))
                     .on_hover_text(
-                        "Segments the study once per condition with the chosen model; each result \
+                        "Segments the study once per condition with each model; each result \
                          becomes a layer",
                     )
                     .clicked();
@@ -329,7 +387,7 @@ fn results_table(
             for row in &comparison.rows {
                 let shown = open.shown == Some(row.layer);
                 if ui
-                    .selectable_label(shown, row.subset.label())
+                    .selectable_label(shown, comparison.condition(row))
                     .on_hover_text("Show this condition's segmentation")
                     .clicked()
                 {
@@ -373,7 +431,11 @@ fn not_applicable_or(ui: &mut egui::Ui, not_applicable: bool, text: String) {
 
 /// Dice per region for each condition, in table order.
 fn dice_chart(ui: &mut egui::Ui, comparison: &Comparison) {
-    let labels: Vec<String> = comparison.rows.iter().map(|r| r.subset.label()).collect();
+    let labels: Vec<String> = comparison
+        .rows
+        .iter()
+        .map(|r| comparison.condition(r))
+        .collect();
     let charts: Vec<BarChart> = Region::ALL
         .into_iter()
         .enumerate()

@@ -19,6 +19,23 @@ pub enum ModelChoice {
 }
 
 impl ModelChoice {
+    /// A short name for tables and layers: `bundled`, the file's stem, or the run folder's
+    /// name for a run's `model.metakd`.
+    pub fn short_name(&self) -> String {
+        match self {
+            ModelChoice::Bundled => "bundled".into(),
+            ModelChoice::Path(p) => {
+                let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned());
+                let parent = p.parent().and_then(|d| d.file_name());
+                match (stem.as_deref(), parent) {
+                    (Some("model"), Some(run)) => run.to_string_lossy().into_owned(),
+                    (Some(stem), _) => stem.to_string(),
+                    (None, _) => p.display().to_string(),
+                }
+            }
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             ModelChoice::Bundled => "bundled (desktop MetaKD)".into(),

@@ -236,7 +236,10 @@ impl Viewer {
         if !self.compare.open {
             return;
         }
-        match self.compare.show(ctx, open, view, self.focus) {
+        match self
+            .compare
+            .show(ctx, open, view, self.focus, &self.segment.model)
+        {
             CompareAction::None => {}
             CompareAction::Start => self.start_comparing(ctx),
             CompareAction::ExportCsv => {
@@ -327,6 +330,14 @@ impl Viewer {
                     .clicked()
                 {
                     self.compare.open = true;
+                }
+                if ui
+                    .add_enabled(self.open.is_some(), egui::Button::new("Compare models…"))
+                    .on_hover_text("Pick a model file to compare with the Segment section's model")
+                    .clicked()
+                {
+                    self.compare.open = true;
+                    self.compare.add_model_from_dialog();
                 }
             });
             ui.menu_button("Train", |ui| {

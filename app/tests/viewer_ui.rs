@@ -388,6 +388,68 @@ fn fast_mode_segments_with_less_overlap() {
     assert!(open.layers[1].labels.iter().any(|v| *v > 0));
 }
 
+/// Comparing models: a second model file beside the Segment section's model runs the same
+/// conditions; each row and layer is named after its model, a subset's rows stand side by
+/// side, the table shows both, and the difference overlay compares two models' layers.
+#[test]
+fn comparing_models_runs_each_model_on_the_chosen_conditions() {
+    use metakd_viewer::compare::Column;
+    use metakd_viewer::segmenting::ModelChoice;
+    let tmp = tempfile::tempdir().unwrap();
+    // The same weights under another name: both models must score alike.
+    let other = tmp.path().join("copy.metakd");
+    std::fs::copy(engine::model::file::bundled_model_path(), &other).unwrap();
+    let mut h = harness();
+    h.get_by_label("Analysis").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Compare models…").is_some());
+    // The menu item opens a file dialog, which a test cannot drive: add the file directly.
+    h.state_mut().compare.open = true;
+    h.state_mut()
+        .compare
+        .extra_models
+        .push(ModelChoice::Path(other));
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("copy").is_some(),
+        "the added model is listed"
+    );
+    h.get_by_label("One modality").click();
+    h.run_steps(1);
+    h.get_by_label("Run 8 conditions").click();
+    h.run_steps(1);
+    step_until(&mut h, 600, |v| v.compare.job.is_none());
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    let comparison = h.state().compare.comparison.clone().expect("results");
+    assert_eq!(comparison.models, ["bundled", "copy"]);
+    assert_eq!(comparison.rows.len(), 8);
+    assert_eq!(h.state().compare.sort, (Column::Subset, false));
+    for pair in comparison.rows.chunks(2) {
+        // Side by side: one subset, the two models, the same scores.
+        assert_eq!(pair[0].subset, pair[1].subset);
+        assert_eq!((pair[0].model, pair[1].model), (0, 1));
+        assert_eq!(pair[0].metrics, pair[1].metrics);
+    }
+    let open = h.state().open.as_ref().unwrap();
+    assert_eq!(open.layers.len(), 9, "ground truth + 8 conditions");
+    assert!(h.query_by_label("copy: FLAIR").is_some());
+    assert!(h.query_by_label("bundled: T2").is_some());
+    for row in &comparison.rows {
+        assert_eq!(open.layers[row.layer].name, comparison.condition(row));
+    }
+    // The difference overlay between the two models' FLAIR layers: nothing differs.
+    let (a, b) = (comparison.rows[0].layer, comparison.rows[1].layer);
+    assert_eq!(open.layers[a].labels, open.layers[b].labels);
+    let csv = comparison.to_csv();
+    assert!(
+        csv.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("copy,FLAIR,Ground truth,"),
+        "{csv}"
+    );
+}
+
 /// Steps the UI until `done` holds (or `seconds` pass), sleeping a little between frames.
 fn step_until(h: &mut Harness<'_, Viewer>, seconds: u64, done: impl Fn(&Viewer) -> bool) {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);

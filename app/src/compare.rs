@@ -46,6 +46,14 @@ pub fn condition_name(models: &[String], model: usize, subset: Availability) -> 
     }
 }
 
+/// Every model on the device `run` names; at least one model.
+fn open_all(models: &[ModelChoice], run: RunOn) -> Result<Vec<Segmenter>, String> {
+    if models.is_empty() {
+        return Err("no model chosen".into());
+    }
+    models.iter().map(|m| m.open(run)).collect()
+}
+
 /// A sortable column of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
@@ -185,17 +193,11 @@ impl CompareJob {
                 let _ = sender.send(m);
                 ctx.request_repaint();
             };
-            let segmenters = match models
-                .iter()
-                .map(|m| m.open(run))
-                .collect::<Result<Vec<_>, String>>()
-            {
+            let segmenters = match open_all(&models, run) {
                 Ok(s) => s,
                 Err(e) => return send(CompareMessage::Failed(e)),
             };
-            let Some(first) = segmenters.first() else {
-                return send(CompareMessage::Failed("no model chosen".into()));
-            };
+            let first = &segmenters[0];
             let prepared = match first.prepare(&study) {
                 Ok(p) => p,
                 Err(e) => return send(CompareMessage::Failed(e.to_string())),

@@ -72,6 +72,7 @@ fn flair_only_case(seed: u64) -> PreparedCase {
         foreground,
         offset: [0; 3],
         source_shape: [SIDE; 3],
+        spacing: [1.0; 3],
         available: Availability::FULL,
         inferior_first: true,
         convention: LabelConvention::Brats2021,

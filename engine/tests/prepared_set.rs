@@ -277,3 +277,43 @@ fn a_failed_write_stops_the_preparation_naming_the_file_and_leaves_no_half_case(
         .count();
     assert_eq!(temporaries, 0, "no half-written case is left behind");
 }
+
+/// `metakd eval` and `metakd experiment` read a prepared set like the raw folder it came
+/// from: the same cases, grids, spacing and labels, intensities within the quantisation step,
+/// and the same scores to within what that step can change.
+#[test]
+fn evaluation_reads_a_prepared_set_like_its_raw_folder() {
+    use engine::infer::eval::{evaluate, load_cases};
+    use engine::infer::Segmenter;
+    use engine::study::Availability;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("raw"), dir.path().join("prep"));
+    phantoms(&data, 3);
+    prepare(&data, &out).0.unwrap();
+    let segmenter = Segmenter::bundled(&burn::tensor::Device::flex()).unwrap();
+    let (raw, _) = load_cases(&data, Split::Train, Some(1), &segmenter).unwrap();
+    let (prepared, _) = load_cases(&out, Split::Train, Some(1), &segmenter).unwrap();
+    let (a, b) = (&raw[0], &prepared[0]);
+    assert_eq!(a.case.name, b.case.name);
+    assert_eq!((a.case.shape, a.case.offset), (b.case.shape, b.case.offset));
+    assert_eq!((a.spacing, a.case.spacing), (b.spacing, b.case.spacing));
+    assert_eq!(a.spacing, [2.5; 3], "small phantoms are 2.5 mm");
+    assert_eq!(a.case.regions, b.case.regions);
+    let worst = a
+        .case
+        .image
+        .iter()
+        .zip(&b.case.image)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-3, "largest intensity difference {worst}");
+    let full = [Availability::FULL];
+    let score = |cases| evaluate(&segmenter, "bundled", cases, &full, &mut |_, _| true).unwrap();
+    let (x, y) = (score(&raw), score(&prepared));
+    for r in 0..3 {
+        assert!(
+            (x.rows[0].dice[r] - y.rows[0].dice[r]).abs() < 0.01,
+            "{x:?} {y:?}"
+        );
+    }
+}

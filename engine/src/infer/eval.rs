@@ -4,6 +4,7 @@
 
 use super::{InferError, Segmenter};
 use crate::data::cases::{CaseList, Split};
+use crate::data::prepared::PreparedSet;
 use crate::metrics::{compare_regions, EvalTable, SubsetRow};
 use crate::prepare::PreparedCase;
 use crate::study::{Availability, Study};
@@ -24,6 +25,9 @@ pub fn load_cases(
     limit: Option<usize>,
     segmenter: &Segmenter,
 ) -> Result<(Vec<EvalCase>, Vec<String>), String> {
+    if crate::data::prepared::is_prepared(data) {
+        return prepared_cases(data, split, limit);
+    }
     let (list, problems) = CaseList::open(data).map_err(|e| e.to_string())?;
     let entries: Vec<_> = list
         .split(split)
@@ -45,14 +49,48 @@ pub fn load_cases(
                 entry.dir.display()
             ));
         }
-        let [sx, sy, sz] = study.reference().voxel_sizes();
         let case = segmenter.prepare(&study).map_err(|e| e.to_string())?;
         cases.push(EvalCase {
+            spacing: case.spacing,
             case,
-            spacing: [sz, sy, sx],
         });
     }
     Ok((cases, problems.iter().map(|p| p.to_string()).collect()))
+}
+
+/// The labelled cases of `split` of the prepared set in `dir` (the first `limit`), as they
+/// were prepared (intensities to within the quantisation step of a direct preparation).
+fn prepared_cases(
+    dir: &Path,
+    split: Split,
+    limit: Option<usize>,
+) -> Result<(Vec<EvalCase>, Vec<String>), String> {
+    let set = PreparedSet::open(dir, None).map_err(|e| e.to_string())?;
+    let mut cases = set.load(split).map_err(|e| e.to_string())?;
+    cases.truncate(limit.unwrap_or(usize::MAX));
+    if cases.is_empty() {
+        return Err(format!(
+            "{}: no prepared cases in the {split} split; choose another split",
+            dir.display()
+        ));
+    }
+    if let Some(case) = cases.iter().find(|c| c.regions.is_none()) {
+        return Err(format!(
+            "{}: prepared case {} has no label map; evaluation needs ground truth",
+            dir.display(),
+            case.name
+        ));
+    }
+    let cases = cases
+        .into_iter()
+        .map(|case| EvalCase {
+            spacing: case.spacing,
+            case: std::sync::Arc::unwrap_or_clone(case),
+        })
+        .collect();
+    let mut notes = set.manifest.problems.clone();
+    notes.extend(set.notes);
+    Ok((cases, notes))
 }
 
 /// Evaluates `segmenter` on `cases` (each with a label map) under every subset in `subsets`.

@@ -38,7 +38,7 @@ pub const CHUNK: usize = 16;
 /// Foreground indices per checksummed block.
 pub const FOREGROUND_BLOCK: usize = 4096;
 /// Version of the file layout; a file of another version is refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"MKDPREP1";
 const ENTRY_BYTES: usize = 20;
 /// First byte of a chunk: its encoding.
@@ -54,6 +54,8 @@ pub struct CaseHeader {
     pub shape: [usize; 3],
     pub offset: [usize; 3],
     pub source_shape: [usize; 3],
+    /// Voxel size in mm along `[D, H, W]`.
+    pub spacing: [f64; 3],
     /// Subset id of the modalities the case has.
     pub available: u8,
     pub inferior_first: bool,
@@ -194,6 +196,7 @@ pub fn write_case(
         shape: case.shape,
         offset: case.offset,
         source_shape: case.source_shape,
+        spacing: case.spacing,
         available: case.available.id(),
         inferior_first: case.inferior_first,
         convention: case.convention,
@@ -559,6 +562,7 @@ impl CaseFile {
             foreground: Vec::new(),
             offset: [0; 3],
             source_shape: [0; 3],
+            spacing: self.header.spacing,
             available: Availability::NONE,
             inferior_first: false,
             convention: self.header.convention,
@@ -609,6 +613,7 @@ impl CaseFile {
         window.foreground.clear();
         window.offset = lo;
         window.source_shape = h.shape;
+        window.spacing = h.spacing;
         window.available = self.available();
         window.inferior_first = h.inferior_first;
         window.convention = h.convention;
@@ -852,7 +857,7 @@ mod tests {
 
         // Another format version.
         let text = String::from_utf8_lossy(&good[12..12 + header_len])
-            .replace("\"version\":1", "\"version\":9");
+            .replace("\"version\":2", "\"version\":9");
         let mut other = good[..8].to_vec();
         other.extend_from_slice(&(text.len() as u32).to_le_bytes());
         other.extend_from_slice(text.as_bytes());

@@ -89,6 +89,8 @@ pub struct PreparedCase {
     pub offset: [usize; 3],
     /// `[D, H, W]` of the source grid, `[nz, ny, nx]`.
     pub source_shape: [usize; 3],
+    /// Voxel size in mm along `[D, H, W]` (the source's z, y, x pixdims).
+    pub spacing: [f64; 3],
     /// The modalities the case has.
     pub available: Availability,
     /// The third array axis (D) runs from inferior to superior, as in BraTS files.
@@ -179,6 +181,10 @@ pub fn prepare(study: &Study, cfg: &PreprocessConfig) -> Result<PreparedCase, Pr
         foreground,
         offset: crop.offset,
         source_shape,
+        spacing: {
+            let [sx, sy, sz] = reference.voxel_sizes();
+            [sz, sy, sx]
+        },
         available: study.available(),
         inferior_first: inferior_first(&reference.affine),
         convention: study.convention,
@@ -454,6 +460,7 @@ pub(crate) mod tests {
             foreground,
             offset: [0; 3],
             source_shape: shape,
+            spacing: [1.0; 3],
             available: Availability::FULL,
             inferior_first: true,
             convention: LabelConvention::Brats2021,

@@ -76,6 +76,31 @@ pub fn compute_name(compute: Compute) -> &'static str {
     }
 }
 
+/// The bundled model's kernels being compiled in the background (see
+/// `engine::infer::Segmenter::warm_up`), so the first segmentation does not pay for it.
+pub struct WarmUp {
+    done: Arc<AtomicBool>,
+}
+
+impl WarmUp {
+    /// Starts warming up `model` on the device `run` names.
+    pub fn spawn(model: ModelChoice, run: RunOn, ctx: egui::Context) -> WarmUp {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        std::thread::spawn(move || {
+            // A failure shows when the user segments, with the device's own message.
+            let _ = model.open(run).map(|segmenter| segmenter.warm_up());
+            flag.store(true, Ordering::Relaxed);
+            ctx.request_repaint();
+        });
+        WarmUp { done }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Relaxed)
+    }
+}
+
 /// A segmentation running in the background.
 pub struct SegmentJob {
     /// The layer name it will get, e.g. `FLAIR+T1+T2`.

@@ -6,11 +6,12 @@ use crate::compare_panel::{CompareAction, ComparePanel};
 use crate::loading::{LoadJob, StudySource};
 use crate::recent::RecentStudies;
 use crate::segment_panel::{SegmentAction, SegmentPanel};
-use crate::segmenting::{ModelChoice, SegmentJob};
+use crate::segmenting::{ModelChoice, SegmentJob, WarmUp};
 use crate::slice_view::{self, SliceCache, Slot};
 use crate::state::{Layout, OpenStudy, TumourClass, ViewState};
 use crate::train_panel::{TrainAction, TrainPanel};
 use egui::{Key, Modifiers, Rect, Vec2};
+use engine::compute::Compute;
 use engine::study::{Modality, Region};
 use engine::volume::Plane;
 use std::collections::HashMap;
@@ -45,6 +46,8 @@ pub struct Viewer {
     pub train: TrainPanel,
     /// The window title last sent to the platform.
     sent_title: String,
+    /// Kernels being compiled in the background at start-up (see [`Viewer::start_warm_up`]).
+    pub warm_up: Option<WarmUp>,
 }
 
 impl Viewer {
@@ -56,6 +59,7 @@ impl Viewer {
             errors: Vec::new(),
             notice: None,
             sent_title: String::new(),
+            warm_up: None,
             focus: Plane::Axial,
             caches: HashMap::new(),
             generation: 0,
@@ -491,7 +495,26 @@ impl Viewer {
         }
     }
 
-    fn status_bar(&self, ui: &mut egui::Ui) {
+    /// Compiles the Segment section's model's kernels in the background when it runs on wgpu
+    /// (the default), so the first segmentation does not wait for it; the status bar says so
+    /// meanwhile.
+    pub fn start_warm_up(&mut self, ctx: &egui::Context) {
+        let run = self.segment.run_on();
+        if run.compute == Compute::Wgpu {
+            self.warm_up = Some(WarmUp::spawn(self.segment.model.clone(), run, ctx.clone()));
+        }
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        if self.warm_up.as_ref().is_some_and(WarmUp::is_done) {
+            self.warm_up = None;
+        }
+        if self.warm_up.is_some() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Preparing the GPU kernels for Segment in the background…");
+            });
+        }
         ui.horizontal(|ui| {
             let (Some(open), Some(view)) = (&self.open, &self.view) else {
                 ui.label(self.notice.as_deref().unwrap_or(

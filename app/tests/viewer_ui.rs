@@ -450,6 +450,24 @@ fn comparing_models_runs_each_model_on_the_chosen_conditions() {
     );
 }
 
+/// At start-up the viewer compiles the bundled model's GPU kernels in the background and says
+/// so in the status bar until it is done.
+#[test]
+fn kernels_warm_up_in_the_background_with_a_status_line() {
+    let mut h = harness();
+    let ctx = h.ctx.clone();
+    h.state_mut().start_warm_up(&ctx);
+    h.run_steps(1);
+    let status = "Preparing the GPU kernels for Segment in the background…";
+    assert!(h.query_by_label(status).is_some());
+    step_until(&mut h, 300, |v| v.warm_up.is_none());
+    assert!(h.query_by_label(status).is_none());
+    // On the CPU there is nothing to compile.
+    h.state_mut().segment.compute = engine::compute::Compute::Cpu;
+    h.state_mut().start_warm_up(&ctx);
+    assert!(h.state().warm_up.is_none());
+}
+
 /// Steps the UI until `done` holds (or `seconds` pass), sleeping a little between frames.
 fn step_until(h: &mut Harness<'_, Viewer>, seconds: u64, done: impl Fn(&Viewer) -> bool) {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);

@@ -252,6 +252,28 @@ impl Segmenter {
         })
     }
 
+    /// Runs the network once on a batch of empty windows with every modality, so a wgpu device
+    /// compiles its kernels (on lavapipe, about half of a first segmentation on a machine with
+    /// an empty shader cache) before a study is segmented.
+    pub fn warm_up(&self) -> Result<(), InferError> {
+        self.check()?;
+        let window = self.window();
+        let batch = self.config.batch;
+        let values = batch * 4 * window.iter().product::<usize>();
+        let data = TensorData::new(
+            vec![0f32; values],
+            [batch, 4, window[0], window[1], window[2]],
+        );
+        let images = Tensor::<5>::from_data(data, &self.device);
+        let logits = self
+            .net
+            .forward(images, &vec![Availability::FULL; batch], None)
+            .logits;
+        // Reading the result waits for the device to finish.
+        let _ = sigmoid(logits).into_data();
+        Ok(())
+    }
+
     /// Segments `study` with the modalities in `wanted` and returns its BraTS label values on
     /// the study's grid (on-disk voxel order, like its images; save with `write_labels`).
     pub fn segment(

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Issue #19's first run: a whole-volume segmentation of the bundled sample on lavapipe with an
+# empty Mesa shader cache (what a new machine, a driver update or a fresh container pays),
+# then again with the cache that run filled.
+# Usage: tools/measure/first_run.sh METAKD OUT_DIR
+set -euo pipefail
+METAKD=$(realpath "$1"); OUT=$2
+mkdir -p "$OUT"
+{
+  date -u +%FT%TZ
+  echo "commit $(git rev-parse HEAD)$(git diff --quiet HEAD -- engine app || echo ' (with uncommitted changes)')"
+  uname -srm
+  lscpu | grep -E '^(Model name|CPU\(s\))'
+} > "$OUT/machine.txt"
+CACHE=$(mktemp -d)
+trap 'rm -rf "$CACHE"' EXIT
+for run in empty-cache warm-cache; do
+  MESA_SHADER_CACHE_DIR="$CACHE" "$METAKD" segment --case assets/sample/Phantom_00001 \
+    --compute wgpu --out "$CACHE/$run.nii.gz" 2>&1 | tr '\r' '\n' | tail -1 > "$OUT/$run.txt"
+done
+du -sh "$CACHE" | cut -f1 > "$OUT/shader-cache-size.txt"
+cat "$OUT"/*-cache.txt

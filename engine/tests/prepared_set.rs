@@ -33,6 +33,7 @@ fn prepare(data: &Path, out: &Path) -> (Result<PreparedSet, DataError>, Vec<Stri
             PrepareEvent::Prepared { name, .. } => format!("prepared {name}"),
             PrepareEvent::Kept { name } => format!("kept {name}"),
             PrepareEvent::Failed { problem } => format!("failed {problem}"),
+            PrepareEvent::Waiting { .. } => "waiting".into(),
         };
         events.lock().unwrap().push(line);
     };
@@ -316,4 +317,38 @@ fn evaluation_reads_a_prepared_set_like_its_raw_folder() {
             "{x:?} {y:?}"
         );
     }
+}
+
+/// A second preparation into the same folder waits for the first (here: a held lock) and
+/// then finds every case up to date.
+#[test]
+fn a_second_preparation_into_the_same_folder_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("raw"), dir.path().join("prep"));
+    phantoms(&data, 2);
+    prepare(&data, &out).0.unwrap();
+    let held = std::fs::File::create(out.join(engine::data::prepared::LOCK)).unwrap();
+    held.lock().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let second = {
+        let (data, out) = (data.clone(), out.clone());
+        std::thread::spawn(move || {
+            let events = prepare(&data, &out).1;
+            tx.send(()).unwrap();
+            events
+        })
+    };
+    // It does not finish while the lock is held.
+    assert!(rx
+        .recv_timeout(std::time::Duration::from_millis(500))
+        .is_err());
+    held.unlock().unwrap();
+    rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    let events = second.join().unwrap();
+    assert!(events.contains(&"waiting".to_string()), "{events:?}");
+    assert_eq!(
+        events.iter().filter(|e| e.starts_with("kept")).count(),
+        2,
+        "{events:?}"
+    );
 }

@@ -3,7 +3,8 @@
 //! how it is made, the cache a raw data set folder is prepared into, and the checks that a
 //! prepared set still matches its sources and the current settings.
 //!
-//! **Making it** ([`prepare_dataset`]): every case of a [`CaseList`] is opened, checked and
+//! **Making it** ([`prepare_dataset`]), one process per folder at a time (a lock file; a
+//! second one waits): every case of a [`CaseList`] is opened, checked and
 //! preprocessed exactly as for in-memory training (`dataset::load_case`), on `workers`
 //! threads, and written atomically: a killed run leaves only complete case files and hidden
 //! temporaries (removed by the next run). A case whose file already holds the same settings
@@ -40,6 +41,8 @@ const FORMAT: &str = "metakd prepared data set";
 pub const MANIFEST_VERSION: u32 = 1;
 /// The case files' folder inside a prepared set.
 const CASES_DIR: &str = "cases";
+/// The file a preparation holds locked while it writes into a folder.
+pub const LOCK: &str = ".prepare.lock";
 
 /// Everything that decides the content of a prepared case; its [`key`](Self::key) is stored
 /// in each case file and in the manifest.
@@ -144,6 +147,10 @@ pub enum PrepareEvent {
     Failed {
         problem: String,
     },
+    /// Another process is preparing into the same folder; this one waits for it.
+    Waiting {
+        dir: PathBuf,
+    },
 }
 
 /// An opened prepared data set.
@@ -208,6 +215,17 @@ pub fn prepare_dataset(
         source,
     };
     std::fs::create_dir_all(&cases_dir).map_err(|e| io(&cases_dir, e))?;
+    // One preparation per folder at a time (two trainings on one raw folder share its cache
+    // folder): the second waits, then finds the cases up to date. The OS releases the lock
+    // when a process ends, however it ends.
+    let lock_path = out.join(LOCK);
+    let lock = std::fs::File::create(&lock_path).map_err(|e| io(&lock_path, e))?;
+    if lock.try_lock().is_err() {
+        on_event(PrepareEvent::Waiting {
+            dir: out.to_path_buf(),
+        });
+        lock.lock().map_err(|e| io(&lock_path, e))?;
+    }
     remove_leftovers(&cases_dir, &[]).map_err(|e| io(&cases_dir, e))?;
     on_event(PrepareEvent::Started {
         dir: out.to_path_buf(),

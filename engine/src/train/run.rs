@@ -158,6 +158,10 @@ fn load_data(
             }
             PrepareEvent::Prepared { name, .. } | PrepareEvent::Kept { name } => (name, false),
             PrepareEvent::Failed { problem } => (problem, true),
+            PrepareEvent::Waiting { dir } => (
+                format!("waiting for another preparation into {}", dir.display()),
+                false,
+            ),
         };
         let _ = events.send(TrainEvent::Preparing {
             done: done.fetch_add(1, Ordering::SeqCst) + 1,

@@ -68,6 +68,10 @@ pub fn run(args: Args) -> ExitCode {
             say(format!("skipped: {problem}"));
             bar.inc(1);
         }
+        PrepareEvent::Waiting { dir } => say(format!(
+            "another metakd is preparing into {}; waiting for it to finish",
+            dir.display()
+        )),
     };
     let on_bad = if args.strict {
         OnBadCase::Stop

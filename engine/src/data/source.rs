@@ -115,14 +115,6 @@ impl CaseSource {
         self.len() == 0
     }
 
-    /// Name of case `i`.
-    pub fn name(&self, i: usize) -> &str {
-        match self {
-            CaseSource::InMemory(c) => &c[i].name,
-            CaseSource::Streamed(c) => &c[i].name,
-        }
-    }
-
     /// The modalities case `i` has.
     pub fn available(&self, i: usize) -> Availability {
         match self {

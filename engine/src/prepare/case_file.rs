@@ -459,10 +459,6 @@ impl CaseFile {
         &self.header
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The modalities the case has.
     pub fn available(&self) -> Availability {
         Availability::from_id(self.header.available)

@@ -28,16 +28,7 @@ mkdir -p "$OUT" "$SCRATCH"
 
 step() { echo "== $* ($(date -u +%T))" >&2; }
 
-machine() {
-  echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- engine app shaders || echo ' (with uncommitted changes)')"
-  echo "date $(date -u +%FT%TZ)"
-  echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, flags: $(grep -m1 -o -w 'avx512f\|avx2' /proc/cpuinfo | sort -u | xargs)"
-  echo "memory $(free -g | awk '/Mem:/ {print $2}') GiB"
-  echo "mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || echo none)"
-  echo "gpu none (wgpu runs on lavapipe)"
-  echo "binaries $1 ($(basename "$1") profile of this workspace)"
-}
-machine "$1" > "$OUT/machine.txt"
+tools/measure/machine.sh "$1 ($(basename "$1") profile of this workspace)" > "$OUT/machine.txt"
 
 step "opening a study, next to nibabel"
 "$BIN" bench load --case "$SAMPLE" --repeat 7 --python "$PY" --json > "$OUT/load.json"

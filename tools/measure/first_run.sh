@@ -6,12 +6,7 @@
 set -euo pipefail
 METAKD=$(realpath "$1"); OUT=$2
 mkdir -p "$OUT"
-{
-  date -u +%FT%TZ
-  echo "commit $(git rev-parse HEAD)$(git diff --quiet HEAD -- engine app || echo ' (with uncommitted changes)')"
-  uname -srm
-  lscpu | grep -E '^(Model name|CPU\(s\))'
-} > "$OUT/machine.txt"
+tools/measure/machine.sh "$METAKD" > "$OUT/machine.txt"
 CACHE=$(mktemp -d)
 trap 'rm -rf "$CACHE"' EXIT
 for run in empty-cache warm-cache; do

@@ -7,12 +7,7 @@
 set -euo pipefail
 METAKD=$(realpath "$1"); OUT=$2
 mkdir -p "$OUT"
-{
-  date -u +%FT%TZ
-  echo "commit $(git rev-parse HEAD)$(git diff --quiet HEAD -- engine app || echo ' (with uncommitted changes)')"
-  uname -srm
-  lscpu | grep -E '^(Model name|CPU\(s\))'
-} > "$OUT/machine.txt"
+tools/measure/machine.sh "$METAKD" > "$OUT/machine.txt"
 DATA=$(mktemp -d)
 trap 'rm -rf "$DATA"' EXIT
 ln -s "$(realpath assets/sample/Phantom_00001)" "$DATA/Phantom_00001"

@@ -16,15 +16,8 @@ set -euo pipefail
 METAKD=$(realpath "$1"); DATA=$(realpath "$2"); WORK=$3; OUT=$4
 mkdir -p "$WORK" "$OUT"
 WORK=$(realpath "$WORK")
-{
-  date -u +%FT%TZ
-  echo "commit $(git rev-parse HEAD)$(git diff --quiet HEAD -- engine app || echo ' (with uncommitted changes)')"
-  uname -srm
-  lscpu | grep -E '^(Model name|CPU\(s\)|Flags)' | cut -c1-200
-  free -g | head -2
-  df -h "$WORK" | tail -1
-  echo "metakd: $METAKD"
-} > "$OUT/machine.txt"
+tools/measure/machine.sh "$METAKD" > "$OUT/machine.txt"
+df -h "$WORK" | tail -1 >> "$OUT/machine.txt"
 
 run() { # name, command...: stdout to NAME.txt, stderr (with /usr/bin/time -v) to NAME.time
   local name=$1; shift

@@ -179,7 +179,7 @@ pub fn cache_dir(source: &Path, settings: &PrepareSettings, cache_root: Option<&
 }
 
 /// `$METAKD_CACHE`, else the user's cache folder + `metakd/prepared`, else `.metakd-cache`.
-pub fn default_cache_root() -> PathBuf {
+fn default_cache_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("METAKD_CACHE") {
         return PathBuf::from(dir);
     }

@@ -124,7 +124,7 @@ fn chunk_span(k: usize, len: usize) -> (usize, usize) {
 }
 
 /// Quantises one channel: the `i16` values and the scale (see the module docs).
-pub fn quantise(values: &[f32]) -> (Vec<i16>, f32) {
+fn quantise(values: &[f32]) -> (Vec<i16>, f32) {
     let max = values
         .iter()
         .filter(|v| v.is_finite())

@@ -39,20 +39,6 @@ struct Report {
     speedup_vs_nibabel: Option<f64>,
 }
 
-/// The process's resident-memory high-water mark and current size, in bytes (Linux).
-fn memory_bytes() -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        line.split_whitespace()
-            .nth(1)?
-            .parse::<u64>()
-            .ok()
-            .map(|kb| kb * 1024)
-    };
-    Some((field("VmHWM:")?, field("VmRSS:")?))
-}
-
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -128,9 +114,9 @@ fn measure(args: &Args) -> Result<Report, String> {
     let repeat = args.repeat.max(1);
 
     // First load in this fresh process: its memory high-water mark over the baseline.
-    let (_, baseline) = memory_bytes().unwrap_or((0, 0));
+    let (_, baseline) = crate::process_memory::memory_bytes().unwrap_or((0, 0));
     let study = Study::open_files(&modalities_only).map_err(|e| e.to_string())?;
-    let (peak, _) = memory_bytes().unwrap_or((0, 0));
+    let (peak, _) = crate::process_memory::memory_bytes().unwrap_or((0, 0));
     let decoded: usize = study
         .modalities
         .iter()

@@ -13,6 +13,7 @@
 //! the ratio of the two rates and each phase's peak resident memory (Linux: `VmHWM`, reset
 //! between phases through `/proc/self/clear_refs`).
 
+use crate::process_memory;
 use engine::data::augment::AugmentConfig;
 use engine::data::cases::{CaseList, Split};
 use engine::data::dataset::{load_split, Requirements};
@@ -158,7 +159,7 @@ fn bench(args: &Args) -> Result<Report, String> {
     let mut results: Vec<Row> = Vec::new();
     let mut cases_seen = 0;
     for (name, make_cases) in &phases {
-        reset_peak_rss();
+        process_memory::reset_peak();
         let cases = make_cases()?;
         cases_seen = cases.len();
         for &size in &sizes {
@@ -236,7 +237,8 @@ fn measure(
         seconds,
         patches_per_s: patches / seconds,
         ms_per_batch: 1000.0 * seconds / args.batches.max(1) as f64,
-        peak_rss_mb: peak_rss_mb(),
+        // kB / 1000, as /proc reports it (the committed raw output uses this unit).
+        peak_rss_mb: process_memory::memory_bytes().map(|(peak, _)| peak as f64 / 1024.0 / 1e3),
         ratio_to_in_memory: None,
     })
 }
@@ -335,19 +337,6 @@ fn phases(args: &Args, split: Split) -> Result<Phases, String> {
         disk_mb_per_case,
         memory_mb_per_case,
     })
-}
-
-/// Resets the kernel's record of this process's peak resident memory (Linux ≥ 4.0).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Peak resident memory since the last reset, MB (Linux; `None` elsewhere).
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1e3)
 }
 
 /// `N` → `[N, N, N]`; `DxHxW` → `[D, H, W]`; all sides ≥ 1.

@@ -11,6 +11,7 @@ mod info;
 mod montage;
 mod phantom;
 mod prepare;
+mod process_memory;
 mod segment;
 mod train;
 

@@ -239,7 +239,7 @@ mod training {
     use engine::infer::Segmenter;
     use engine::model::{ModelFile, Preset};
     use engine::phantom::{write_dataset, PhantomConfig, PhantomSize};
-    use engine::study::{Availability, Study};
+    use engine::study::{Availability, Modality, Study};
     use engine::train::config::{Method, TrainConfig};
     use engine::train::{train, TrainEvent, TrainOutcome};
     use std::path::Path;
@@ -625,6 +625,43 @@ mod training {
         // Background a skipped window covers is averaged over the windows that ran (0 where
         // none did), so only background may differ.
         assert!(brain.contains(&false));
+    }
+
+    /// Labels are kept only inside the brain of the modalities used: with a threshold every
+    /// probability passes, the regions are exactly that brain, and without the rule they
+    /// reach into the background.
+    #[test]
+    fn labels_stay_inside_the_brain_of_the_modalities_used() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 1);
+        let mut segmenter = untrained_segmenter(tmp.path());
+        segmenter.config.postprocess = None;
+        segmenter.config.skip_background = false;
+        segmenter.config.threshold = -1.0;
+        let study = Study::open_folder(&data.join("Phantom_00001")).unwrap();
+        let case = segmenter.prepare(&study).unwrap();
+        let used = Availability::from_modalities([Modality::T1ce]);
+        let mut regions = |brain_only: bool| {
+            segmenter.config.brain_only = brain_only;
+            segmenter
+                .segment_prepared(&case, used, &mut |_, _| true)
+                .unwrap()
+                .regions
+        };
+        let inside = regions(true);
+        let everywhere = regions(false);
+        let n = case.voxels();
+        let brain: Vec<bool> = (0..n)
+            .map(|i| case.channel(Modality::T1ce.index())[i] != 0.0)
+            .collect();
+        assert!(brain.contains(&false) && brain.contains(&true));
+        for r in 0..3 {
+            for i in 0..n {
+                assert_eq!(inside[r * n + i] != 0, brain[i], "region {r}, voxel {i}");
+                assert_eq!(everywhere[r * n + i], 1, "region {r}, voxel {i}");
+            }
+        }
     }
 
     /// MetaKD with the one-step look-ahead meta step trains: the weights move away from their

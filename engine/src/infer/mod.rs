@@ -6,8 +6,9 @@
 //! the model's patch size step with the chosen overlap (the last window of an axis is flush
 //! with the volume's end; an axis shorter than the window is zero-padded), the sigmoid
 //! outputs are averaged with uniform or Gaussian weights (windows without a brain voxel are
-//! skipped: their voxels stay background), thresholded at 0.5, cleaned of small
-//! components (see [`PostProcess`]; on by default), and turned into
+//! skipped: their voxels stay background), thresholded at 0.5, kept inside the brain (voxels
+//! where a modality used is above background), cleaned of small components (see
+//! [`PostProcess`]; on by default), and turned into
 //! labels (ET → 4 or 3, TC without ET → 1, WT without TC → 2) outside of which the crop is 0.
 
 pub mod eval;
@@ -53,10 +54,14 @@ pub struct InferConfig {
     /// Windows sent through the network together (≥ 1). The results do not depend on it; on
     /// a GPU larger batches keep it busy between the many small kernel launches.
     pub batch: usize,
-    /// Skip windows that hold no brain voxel (no modality of the case above background
-    /// there). Brain voxels get the same probabilities; background voxels are averaged over
+    /// Skip windows that hold no brain voxel (no modality used above background there). Brain voxels get the same probabilities; background voxels are averaged over
     /// the windows that ran (0 where none did).
     pub skip_background: bool,
+    /// Keep labels only inside the brain: voxels where a modality used is above background.
+    /// BraTS images are skull-stripped and their tumours lie inside that mask; without this,
+    /// the network can mark empty background next to the brain (seen on real BraTS 2018
+    /// cases, docs/model.md).
+    pub brain_only: bool,
 }
 
 impl Default for InferConfig {
@@ -69,6 +74,7 @@ impl Default for InferConfig {
             postprocess: Some(PostProcess::default()),
             batch: 4,
             skip_background: true,
+            brain_only: true,
         }
     }
 }
@@ -190,8 +196,8 @@ impl Segmenter {
                 origins.extend(starts[2].iter().map(|&x| [z, y, x]));
             }
         }
+        let brain = brain_mask(case, availability);
         if self.config.skip_background {
-            let brain = brain_mask(case);
             origins.retain(|origin| window_holds_brain(&brain, shape, *origin, window));
         }
         let total = origins.len();
@@ -240,6 +246,13 @@ impl Segmenter {
             .iter()
             .map(|p| u8::from(*p > self.config.threshold))
             .collect();
+        if self.config.brain_only {
+            for (i, region) in regions.iter_mut().enumerate() {
+                if !brain[i % voxels] {
+                    *region = 0;
+                }
+            }
+        }
         if let Some(postprocess) = &self.config.postprocess {
             let bottom = case.inferior_first.then_some(case.offset[0]);
             postprocess.apply(&mut regions, shape, bottom);
@@ -328,12 +341,12 @@ pub fn labels_in_source_grid(
     case.uncrop(&region_labels(regions, convention), 0)
 }
 
-/// Voxels where any modality of the case is above background (a prepared case is 0 outside
-/// the brain in every channel).
-fn brain_mask(case: &PreparedCase) -> Vec<bool> {
+/// Voxels where any modality in `availability` is above background (a prepared case is 0
+/// outside the brain in every channel).
+fn brain_mask(case: &PreparedCase, availability: Availability) -> Vec<bool> {
     let n = case.voxels();
     let mut brain = vec![false; n];
-    for m in case.available.modalities() {
+    for m in availability.modalities() {
         for (b, v) in brain.iter_mut().zip(case.channel(m.index())) {
             *b |= *v != 0.0;
         }

@@ -59,6 +59,26 @@ impl Tissue {
     }
 }
 
+/// A brain the phantom generator can sample: tissue fractions and depths at head-frame points
+/// (mm). The procedural [`Anatomy`] and the ICBM template ([`super::template`]) are two.
+pub trait TissueMap: Send + Sync {
+    /// Tissue fractions at head point `p` for voxels of size `voxel` mm.
+    fn tissue(&self, p: [f32; 3], voxel: f32) -> Tissue;
+    /// False when `p` lies more than `margin` mm outside everything the map holds (a cheap
+    /// bound that lets the generator skip the background).
+    fn may_contain(&self, p: [f32; 3], margin: f32) -> bool;
+}
+
+impl TissueMap for Anatomy {
+    fn tissue(&self, p: [f32; 3], voxel: f32) -> Tissue {
+        Anatomy::tissue(self, p, voxel)
+    }
+
+    fn may_contain(&self, p: [f32; 3], margin: f32) -> bool {
+        Anatomy::may_contain(p, margin)
+    }
+}
+
 /// An ellipsoid with optional orientation; `depth` is an approximate signed distance (mm,
 /// positive inside) exact on the surface.
 #[derive(Debug, Clone, Copy)]

@@ -3,6 +3,7 @@
 //!
 //! * [`anatomy`]: brain shape, cortex with sulci, ventricles, deep grey matter, cerebellum,
 //!   brainstem, CSF — as partial-volume tissue fractions;
+//! * [`template`]: or a real brain instead, the ICBM 2009a template's tissue maps;
 //! * [`deform`]: the per-case rotation, scaling, shift and smooth warp of the head;
 //! * [`tumour`]: 0–2 glioma-like lesions (oedema ⊃ enhancing rim ⊃ necrosis) with mass effect;
 //! * [`physics`]: per-modality contrasts, bias field, Rician noise, intensity scale;
@@ -19,13 +20,14 @@ pub mod deform;
 pub mod noise;
 pub mod physics;
 pub mod randomise;
+pub mod template;
 pub mod tumour;
 
 pub use crate::data::cases::Split;
 use crate::data::cases::{CaseEntry, CaseList, CASES_CSV};
 use crate::study::{LabelConvention, Layout, Modality, Study};
 use crate::volume::{write_f32, write_i16, write_labels, Affine, DataType, Volume, VolumeError};
-use anatomy::{Anatomy, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
+use anatomy::{Anatomy, TissueMap, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
 use deform::Deformation;
 use noise::{ramp, Noise3};
 use physics::{Acquisition, Contrast, FLAIR, MODALITIES};
@@ -35,6 +37,8 @@ use rand_chacha::ChaCha8Rng;
 use randomise::Randomisation;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use template::{TemplateAnatomy, TemplateError};
 use tumour::{Lesion, LesionDepths};
 
 /// Width (mm) over which oedema fades in on T1, T1ce and T2; FLAIR shows it with a sharp edge.
@@ -81,6 +85,16 @@ impl PhantomSize {
     }
 }
 
+/// Where a phantom's normal anatomy comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnatomySource {
+    /// Built from shapes and noise, different in every case ([`anatomy`]).
+    #[default]
+    Procedural,
+    /// The ICBM 2009a template's real brain ([`template`]), placed and warped per case.
+    Template,
+}
+
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PhantomConfig {
@@ -88,6 +102,7 @@ pub struct PhantomConfig {
     pub convention: LabelConvention,
     /// Domain randomisation ([`randomise`]): every case its own scanner and protocol.
     pub randomise: bool,
+    pub anatomy: AnatomySource,
 }
 
 impl Default for PhantomConfig {
@@ -96,6 +111,7 @@ impl Default for PhantomConfig {
             size: PhantomSize::Brats,
             convention: LabelConvention::Brats2021,
             randomise: false,
+            anatomy: AnatomySource::Procedural,
         }
     }
 }
@@ -137,6 +153,8 @@ pub struct PhantomCase {
 pub enum PhantomError {
     #[error(transparent)]
     Volume(#[from] VolumeError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     #[error("{path}: cannot write: {source}")]
     Io {
         path: PathBuf,
@@ -233,7 +251,7 @@ fn case_rng(seed: u64, index: usize) -> ChaCha8Rng {
 /// Everything random about one case, drawn before any voxel is computed.
 struct CaseModel {
     deformation: Deformation,
-    anatomy: Anatomy,
+    anatomy: Arc<dyn TissueMap>,
     contrast: Contrast,
     acquisition: Acquisition,
     lesions: Vec<Lesion>,
@@ -244,10 +262,18 @@ struct CaseModel {
 }
 
 impl CaseModel {
-    fn draw(rng: &mut ChaCha8Rng, config: &PhantomConfig) -> CaseModel {
+    /// `template`: the real anatomy to use, or `None` for a procedural one drawn here.
+    fn draw(
+        rng: &mut ChaCha8Rng,
+        config: &PhantomConfig,
+        template: Option<Arc<TemplateAnatomy>>,
+    ) -> CaseModel {
         let voxel = config.size.voxel_size()[0] as f32;
         let deformation = Deformation::random(rng);
-        let anatomy = Anatomy::random(rng);
+        let anatomy: Arc<dyn TissueMap> = match template {
+            Some(template) => template,
+            None => Arc::new(Anatomy::random(rng)),
+        };
         let contrast = Contrast::jittered(rng, 0.05);
         let acquisition = Acquisition::random(rng);
         let count = match rng.random_range(0.0..1.0) {
@@ -262,7 +288,7 @@ impl CaseModel {
             } else {
                 rng.random_range(5.0..12.0)
             };
-            lesions.push(Lesion::sample(rng, &anatomy, size, voxel));
+            lesions.push(Lesion::sample(rng, anatomy.as_ref(), size, voxel));
         }
         CaseModel {
             deformation,
@@ -278,10 +304,19 @@ impl CaseModel {
     }
 }
 
-/// Generates case `index` (0-based) of the data set with `seed`.
-pub fn generate_case(seed: u64, index: usize, config: &PhantomConfig) -> PhantomCase {
+/// Generates case `index` (0-based) of the data set with `seed`. Fails only when the
+/// template anatomy is asked for and cannot be read.
+pub fn generate_case(
+    seed: u64,
+    index: usize,
+    config: &PhantomConfig,
+) -> Result<PhantomCase, PhantomError> {
+    let template = match config.anatomy {
+        AnatomySource::Procedural => None,
+        AnatomySource::Template => Some(TemplateAnatomy::bundled()?),
+    };
     let mut rng = case_rng(seed, index);
-    let mut model = CaseModel::draw(&mut rng, config);
+    let mut model = CaseModel::draw(&mut rng, config, template);
     // Randomisation draws from a stream of its own, so the other draws stay as they were.
     let post = config.randomise.then(|| {
         let mut own = case_rng(seed ^ RANDOMISATION_STREAM, index);
@@ -329,7 +364,7 @@ pub fn generate_case(seed: u64, index: usize, config: &PhantomConfig) -> Phantom
             stored_as = DataType::F32;
         }
     }
-    PhantomCase {
+    Ok(PhantomCase {
         name: case_name(index),
         shape,
         affine,
@@ -339,7 +374,7 @@ pub fn generate_case(seed: u64, index: usize, config: &PhantomConfig) -> Phantom
         tissue,
         convention: config.convention,
         lesions: model.lesions.len(),
-    }
+    })
 }
 
 /// The output buffers of one slice.
@@ -386,7 +421,7 @@ struct VoxelOut {
 fn voxel(model: &CaseModel, world: [f32; 3], rng: &mut ChaCha8Rng) -> Option<VoxelOut> {
     let unwarped = model.deformation.affine_to_head(world);
     // Cheap rejection well outside the head (warp and mass effect move points by a few mm).
-    if !Anatomy::may_contain(unwarped, 12.0) {
+    if !model.anatomy.may_contain(unwarped, 12.0) {
         return None;
     }
     let head = model.deformation.warp(unwarped);
@@ -548,7 +583,7 @@ pub fn write_dataset(
     let written = (0..cases)
         .into_par_iter()
         .map(|index| {
-            let case = generate_case(seed, index, config);
+            let case = generate_case(seed, index, config)?;
             let dir = out.join(&case.name);
             case.write(&dir)?;
             let info = WrittenCase {

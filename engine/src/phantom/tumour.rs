@@ -8,7 +8,7 @@
 //! Depths are approximate signed distances in mm (positive inside), measured along rays from
 //! the lesion centre.
 
-use super::anatomy::{Anatomy, WM};
+use super::anatomy::{TissueMap, WM};
 use super::deform::random_rotation;
 use super::noise::Noise3;
 use rand::Rng;
@@ -73,7 +73,7 @@ impl LesionDepths {
 impl Lesion {
     /// Draws a lesion whose core mean radius is about `size` mm and places it in deep white
     /// matter of `anatomy` (far enough inside the brain that core and margin stay inside).
-    pub fn sample<R: Rng>(rng: &mut R, anatomy: &Anatomy, size: f32, voxel: f32) -> Lesion {
+    pub fn sample<R: Rng>(rng: &mut R, anatomy: &dyn TissueMap, size: f32, voxel: f32) -> Lesion {
         let mut size = size;
         let margin = (2.3 * voxel).max(3.5);
         loop {
@@ -201,6 +201,7 @@ impl Lesion {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::phantom::anatomy::Anatomy;
     use rand::SeedableRng;
 
     #[test]

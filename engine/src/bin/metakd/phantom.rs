@@ -1,7 +1,7 @@
 //! `metakd phantom`: writes synthetic BraTS-like cases in the BraTS 2018–2021 layout
 //! (`DIR/<case>/<case>_{flair,t1,t1ce,t2,seg}.nii.gz`) plus `DIR/cases.csv` (case, split).
 
-use engine::phantom::{write_dataset, PhantomConfig, PhantomSize, WrittenCase};
+use engine::phantom::{write_dataset, AnatomySource, PhantomConfig, PhantomSize, WrittenCase};
 use engine::study::LabelConvention;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +29,16 @@ pub struct Args {
     /// thickness, blur, gamma, ghosting, and int16 or z-scored float storage (docs/phantoms.md).
     #[arg(long)]
     randomise: bool,
+    /// Normal anatomy: `procedural` (shapes and noise, different in every case) or `template`
+    /// (the ICBM 2009a template's real brain, placed and warped per case; docs/phantoms.md).
+    #[arg(long, value_enum, default_value_t = Anatomy::Procedural)]
+    anatomy: Anatomy,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Anatomy {
+    Procedural,
+    Template,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -56,6 +66,10 @@ pub fn run(args: Args) -> ExitCode {
             Labels::L2023 => LabelConvention::Brats2023,
         },
         randomise: args.randomise,
+        anatomy: match args.anatomy {
+            Anatomy::Procedural => AnatomySource::Procedural,
+            Anatomy::Template => AnatomySource::Template,
+        },
     };
     let start = Instant::now();
     let progress = |case: &WrittenCase| {

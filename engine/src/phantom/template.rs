@@ -1,0 +1,220 @@
+//! Real anatomy for the phantoms: the tissue maps of the ICBM 2009a nonlinear symmetric
+//! template (`assets/anatomy/`, made by `tools/anatomy/make_template.py`; copyright notice in
+//! `assets/anatomy/README.md`), read once and sampled in the head frame, which is MNI
+//! millimetres. The per-case placement and smooth warp ([`super::deform`]), the tumours and
+//! the sequences are the same as for the procedural anatomy.
+//!
+//! The asset is one uint8 NIfTI on a 1 mm RAS grid with six frames: CSF, cortical grey matter,
+//! white matter and deep grey matter fractions (×255), then the depth below the cerebrum's hull
+//! and the depth inside the ventricles (mm, stored as `(depth + 40) × 2`). It has no choroid
+//! plexus and no vessels.
+
+use super::anatomy::{Tissue, TissueMap, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
+use crate::volume::{DataType, Volume, VolumeError};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Frames of the asset, in order.
+const FRACTION_FRAMES: [usize; 4] = [CSF, GM, WM, DEEP_GM];
+const CEREBRUM_DEPTH_FRAME: usize = 4;
+const VENTRICLE_DEPTH_FRAME: usize = 5;
+const FRAMES: usize = 6;
+/// Depth decoding: `stored / DEPTH_SCALE − DEPTH_OFFSET` mm.
+const DEPTH_OFFSET: f32 = 40.0;
+const DEPTH_SCALE: f32 = 2.0;
+
+/// Why the template cannot be used. Each names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("{path}: the anatomy template is missing; it ships in the repository's assets/anatomy folder (restore it with `git checkout -- assets/anatomy`, or remake it with tools/anatomy/make_template.py), or generate with --anatomy procedural")]
+    Missing { path: PathBuf },
+    #[error("{0}; remake the anatomy template with tools/anatomy/make_template.py")]
+    Unreadable(VolumeError),
+    #[error(
+        "{path}: not the anatomy template: {reason}; remake it with tools/anatomy/make_template.py"
+    )]
+    Invalid { path: PathBuf, reason: String },
+}
+
+/// The template's tissue maps, decoded.
+#[derive(Debug)]
+pub struct TemplateAnatomy {
+    shape: [usize; 3],
+    /// Head-frame position (mm) of voxel `[0, 0, 0]`; voxels are 1 mm along +x, +y, +z.
+    origin: [f32; 3],
+    /// Frame-major, `i` fastest, as stored (values 0–255).
+    frames: Vec<u8>,
+}
+
+/// Where the bundled template lies.
+pub fn bundled_template_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/anatomy/icbm152_2009a_sym_tissues.nii.gz")
+}
+
+impl TemplateAnatomy {
+    /// Reads and checks the template at `path`.
+    pub fn read(path: &Path) -> Result<TemplateAnatomy, TemplateError> {
+        if !path.exists() {
+            return Err(TemplateError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let volume = Volume::read(path).map_err(TemplateError::Unreadable)?;
+        let invalid = |reason: String| TemplateError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if volume.frames != FRAMES || volume.datatype != DataType::U8 {
+            return Err(invalid(format!(
+                "{} frame(s) of {}, expected {FRAMES} frames of uint8",
+                volume.frames,
+                volume.datatype.name()
+            )));
+        }
+        let m = volume.affine.0;
+        let unit_ras =
+            (0..3).all(|r| (0..3).all(|c| (m[r][c] - if r == c { 1.0 } else { 0.0 }).abs() < 1e-4));
+        if !unit_ras {
+            return Err(invalid("its grid is not 1 mm along R, A, S".to_string()));
+        }
+        Ok(TemplateAnatomy {
+            shape: volume.shape,
+            origin: [m[0][3] as f32, m[1][3] as f32, m[2][3] as f32],
+            frames: volume
+                .data
+                .iter()
+                .map(|v| v.clamp(0.0, 255.0) as u8)
+                .collect(),
+        })
+    }
+
+    /// The bundled template, read once per process (a failed read is tried again next time).
+    pub fn bundled() -> Result<Arc<TemplateAnatomy>, TemplateError> {
+        static LOADED: Mutex<Option<Arc<TemplateAnatomy>>> = Mutex::new(None);
+        let mut loaded = LOADED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(template) = loaded.as_ref() {
+            return Ok(template.clone());
+        }
+        let template = Arc::new(TemplateAnatomy::read(&bundled_template_path())?);
+        *loaded = Some(template.clone());
+        Ok(template)
+    }
+
+    /// Trilinear interpolation of the stored values of `frame` at grid position `g`
+    /// (0 outside the grid).
+    fn sample(&self, frame: usize, g: [f32; 3]) -> f32 {
+        let [nx, ny, nz] = self.shape;
+        let base = g.map(f32::floor);
+        let t = [g[0] - base[0], g[1] - base[1], g[2] - base[2]];
+        let offset = frame * nx * ny * nz;
+        let mut sum = 0.0;
+        for corner in 0..8 {
+            let step = [corner & 1, (corner >> 1) & 1, (corner >> 2) & 1];
+            let mut weight = 1.0;
+            let mut index = [0usize; 3];
+            let mut inside = true;
+            for a in 0..3 {
+                let at = base[a] as isize + step[a] as isize;
+                inside &= at >= 0 && (at as usize) < self.shape[a];
+                index[a] = at.max(0) as usize;
+                weight *= if step[a] == 1 { t[a] } else { 1.0 - t[a] };
+            }
+            if inside && weight > 0.0 {
+                let i = index[0] + nx * (index[1] + ny * index[2]);
+                sum += weight * f32::from(self.frames[offset + i]);
+            }
+        }
+        sum
+    }
+
+    fn grid_position(&self, p: [f32; 3]) -> [f32; 3] {
+        [
+            p[0] - self.origin[0],
+            p[1] - self.origin[1],
+            p[2] - self.origin[2],
+        ]
+    }
+}
+
+impl TissueMap for TemplateAnatomy {
+    /// The interpolated tissue fractions at `p`; `voxel` is not used (the maps already hold
+    /// the partial volume of 1 mm voxels).
+    fn tissue(&self, p: [f32; 3], _voxel: f32) -> Tissue {
+        let g = self.grid_position(p);
+        let mut fractions = [0.0f32; TISSUE_CLASSES];
+        for (frame, class) in FRACTION_FRAMES.iter().enumerate() {
+            fractions[*class] = self.sample(frame, g) / 255.0;
+        }
+        // Outside the grid the stored depth reads as 0, i.e. the most negative depth.
+        let depth = |frame| self.sample(frame, g) / DEPTH_SCALE - DEPTH_OFFSET;
+        Tissue {
+            fractions,
+            cerebrum_depth: depth(CEREBRUM_DEPTH_FRAME),
+            ventricle_depth: depth(VENTRICLE_DEPTH_FRAME),
+        }
+    }
+
+    fn may_contain(&self, p: [f32; 3], margin: f32) -> bool {
+        let g = self.grid_position(p);
+        (0..3).all(|a| g[a] >= -margin && g[a] <= self.shape[a] as f32 - 1.0 + margin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundled template reads, its deep white matter is white matter, its ventricles are
+    /// CSF, and outside its grid there is nothing.
+    #[test]
+    fn bundled_template_holds_a_brain_in_mni_millimetres() {
+        let template = TemplateAnatomy::read(&bundled_template_path()).unwrap();
+        // Centrum semiovale, left hemisphere (MNI −26, −10, 30).
+        let wm = template.tissue([-26.0, -10.0, 30.0], 1.0);
+        assert!(wm.fractions[WM] > 0.9, "{:?}", wm.fractions);
+        assert!(wm.cerebrum_depth > 20.0, "{}", wm.cerebrum_depth);
+        // Body of the right lateral ventricle (MNI 6, −10, 20).
+        let ventricle = template.tissue([6.0, -10.0, 20.0], 1.0);
+        assert!(ventricle.fractions[CSF] > 0.8, "{:?}", ventricle.fractions);
+        assert!(ventricle.ventricle_depth > 0.0);
+        // Left thalamus (MNI −12, −18, 6) is deep grey matter.
+        let thalamus = template.tissue([-12.0, -18.0, 6.0], 1.0);
+        assert!(
+            thalamus.fractions[DEEP_GM] > 0.3,
+            "{:?}",
+            thalamus.fractions
+        );
+        let outside = template.tissue([0.0, 0.0, 200.0], 1.0);
+        assert_eq!(outside.mask(), 0.0);
+        assert!(!template.may_contain([0.0, 0.0, 200.0], 10.0));
+        assert!(template.may_contain([0.0, 0.0, 0.0], 0.0));
+    }
+
+    /// A missing template is refused naming the file and the fix.
+    #[test]
+    fn a_missing_template_names_the_file_and_the_fix() {
+        let path = Path::new("/nonexistent/anatomy.nii.gz");
+        let message = TemplateAnatomy::read(path).unwrap_err().to_string();
+        assert!(message.contains("/nonexistent/anatomy.nii.gz"), "{message}");
+        assert!(message.contains("make_template.py"), "{message}");
+        assert!(message.contains("--anatomy procedural"), "{message}");
+    }
+
+    /// A NIfTI file that is not the template (one frame) is refused naming the file and what
+    /// is wrong.
+    #[test]
+    fn another_image_is_not_taken_for_the_template() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labels.nii.gz");
+        let like = Volume::in_memory([4, 4, 4], crate::volume::Affine::identity(), Vec::new());
+        crate::volume::write_labels(&path, &[0u8; 64], &like).unwrap();
+        let message = TemplateAnatomy::read(&path).unwrap_err().to_string();
+        assert!(message.contains("labels.nii.gz"), "{message}");
+        assert!(
+            message.contains("1 frame(s) of uint8, expected 6"),
+            "{message}"
+        );
+    }
+}

@@ -87,7 +87,7 @@ fn segment_and_score(case: &Path, name: &str, out: &Path) -> [f64; 3] {
 }
 
 /// The bundled model on the bundled sample with all four sequences scores what docs/model.md
-/// documents (Dice WT 96.7, TC 88.9, ET 87.2 %), less 2 points of margin: an all-background or
+/// documents (Dice WT 96.7, TC 90.0, ET 88.4 %), less 2 points of margin: an all-background or
 /// shifted label map, a broken model file or a wrong label mapping fails here. (Written when
 /// the docs said TC 95.6, this test failed at 92.7: `eval` scored the raw TC channel, not the
 /// label map; it now scores the label map.)
@@ -100,7 +100,7 @@ fn segment_scores_the_documented_dice_on_the_sample() {
     for ((region, got), documented) in ["WT", "TC", "ET"]
         .iter()
         .zip(scores)
-        .zip([0.967, 0.889, 0.872])
+        .zip([0.967, 0.900, 0.884])
     {
         assert!(
             got >= documented - 0.02,

@@ -19,6 +19,12 @@ const FRACTION_FRAMES: [usize; 4] = [CSF, GM, WM, DEEP_GM];
 const CEREBRUM_DEPTH_FRAME: usize = 4;
 const VENTRICLE_DEPTH_FRAME: usize = 5;
 const FRAMES: usize = 6;
+/// Where the template sits in the head frame: head point `p` shows the template at MNI point
+/// `p + PLACEMENT_MM`. With the per-case placement of [`super::deform`], MNI coordinates
+/// themselves put the brain about 15 mm too far forward and 14 mm too high in the BraTS grid
+/// against the brain extents of the real training cases of `tools/real-data` (their brainstem
+/// is cut by the grid's bottom, the top of the head stays inside); this moves it there.
+const PLACEMENT_MM: [f32; 3] = [0.0, 15.0, 14.0];
 /// Depth decoding: `stored / DEPTH_SCALE − DEPTH_OFFSET` mm.
 const DEPTH_OFFSET: f32 = 40.0;
 const DEPTH_SCALE: f32 = 2.0;
@@ -129,12 +135,9 @@ impl TemplateAnatomy {
         sum
     }
 
+    /// Grid position (voxels) of head point `p`.
     fn grid_position(&self, p: [f32; 3]) -> [f32; 3] {
-        [
-            p[0] - self.origin[0],
-            p[1] - self.origin[1],
-            p[2] - self.origin[2],
-        ]
+        std::array::from_fn(|a| p[a] + PLACEMENT_MM[a] - self.origin[a])
     }
 }
 
@@ -170,7 +173,8 @@ mod tests {
     /// CSF, and outside its grid there is nothing.
     #[test]
     fn bundled_template_holds_a_brain_in_mni_millimetres() {
-        let template = TemplateAnatomy::read(&bundled_template_path()).unwrap();
+        let loaded = TemplateAnatomy::read(&bundled_template_path()).unwrap();
+        let template = AtMni(&loaded);
         // Centrum semiovale, left hemisphere (MNI −26, −10, 30).
         let wm = template.tissue([-26.0, -10.0, 30.0], 1.0);
         assert!(wm.fractions[WM] > 0.9, "{:?}", wm.fractions);
@@ -188,8 +192,18 @@ mod tests {
         );
         let outside = template.tissue([0.0, 0.0, 200.0], 1.0);
         assert_eq!(outside.mask(), 0.0);
-        assert!(!template.may_contain([0.0, 0.0, 200.0], 10.0));
-        assert!(template.may_contain([0.0, 0.0, 0.0], 0.0));
+        assert!(!template.0.may_contain([0.0, 0.0, 200.0], 10.0));
+        assert!(template.0.may_contain([0.0, 0.0, 0.0], 0.0));
+    }
+
+    /// The template read at MNI coordinates (undoing its placement in the head frame).
+    struct AtMni<'a>(&'a TemplateAnatomy);
+
+    impl AtMni<'_> {
+        fn tissue(&self, mni: [f32; 3], voxel: f32) -> Tissue {
+            self.0
+                .tissue(std::array::from_fn(|a| mni[a] - PLACEMENT_MM[a]), voxel)
+        }
     }
 
     /// A missing template is refused naming the file and the fix.

@@ -62,35 +62,33 @@ def torch_train(method):
     )[1]
 
 
+def compared(work, ours, theirs, unit):
+    """One table row: both values in `unit` ("s", "s2" for two decimals, "MB") and the ratio."""
+    shown = {"s": "{:.1f} s", "s2": "{:.2f} s", "MB": "{:.0f} MB"}[unit]
+    return [work, shown.format(ours), shown.format(theirs), f"{ours / theirs:.2f}"]
+
+
 def main():
     params = json.loads((RAW / "torch-params.json").read_text())["parameters"]
     torch_inside, torch_wall, torch_peak, windows = torch_segment()
     rows = []
     for compute, name in [("cpu", "CPU backend"), ("wgpu", "wgpu (lavapipe)")]:
         inside, wall, peak = ours_segment(compute)
-        rows.append(
-            [f"whole study, segmentation to labels written ({name})", f"{inside:.1f} s",
-             f"{torch_inside:.1f} s", f"{inside / torch_inside:.2f}"]
-        )
-        rows.append(
-            [f"whole study, the whole command: start, files read, model loaded ({name})",
-             f"{wall:.1f} s", f"{torch_wall:.1f} s", f"{wall / torch_wall:.2f}"]
-        )
-        rows.append(
-            [f"whole study, peak memory ({name})", f"{peak:.0f} MB", f"{torch_peak:.0f} MB",
-             f"{peak / torch_peak:.2f}"]
-        )
+        rows += [
+            compared(f"whole study, segmentation to labels written ({name})",
+                     inside, torch_inside, "s"),
+            compared(f"whole study, the whole command: start, files read, model loaded ({name})",
+                     wall, torch_wall, "s"),
+            compared(f"whole study, peak memory ({name})", peak, torch_peak, "MB"),
+        ]
     for method in METHODS:
         ours, ours_steps, ours_peak = ours_train(method)
         theirs, their_steps, their_peak = torch_train(method)
-        rows.append(
-            [f"training step, {method} (CPU backend; {ours_steps} / {their_steps} steps)",
-             f"{ours:.2f} s", f"{theirs:.2f} s", f"{ours / theirs:.2f}"]
-        )
-        rows.append(
-            [f"training, peak memory, {method}", f"{ours_peak:.0f} MB", f"{their_peak:.0f} MB",
-             f"{ours_peak / their_peak:.2f}"]
-        )
+        rows += [
+            compared(f"training step, {method} (CPU backend; {ours_steps} / {their_steps} steps)",
+                     ours, theirs, "s2"),
+            compared(f"training, peak memory, {method}", ours_peak, their_peak, "MB"),
+        ]
     (RAW / "table.md").write_text(
         table(["work", "this project", "PyTorch", "ratio"], rows, ["---", "---:", "---:", "---:"])
     )

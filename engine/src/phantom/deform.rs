@@ -3,6 +3,7 @@
 //! "head" frame in which the anatomy is defined (origin near the anterior commissure, axes
 //! right, anterior, superior, as in MNI space).
 
+use super::lattice::trilinear_corners;
 use rand::Rng;
 
 /// One sinusoidal component of the smooth warp along one axis.
@@ -163,21 +164,13 @@ impl Deformation {
             let d = self.displacement(h);
             return [h[0] + d[0], h[1] + d[1], h[2] + d[2]];
         }
-        let c = g.map(|v| v as usize);
-        let f = [g[0] - c[0] as f32, g[1] - c[1] as f32, g[2] - c[2] as f32];
-        let [nx, ny, _] = TABLE_SIZE;
-        let at = |i: usize, j: usize, k: usize| self.table[i + nx * (j + ny * k)];
         let mut out = h;
-        for corner in 0..8 {
-            let (di, dj, dk) = (corner & 1, (corner >> 1) & 1, (corner >> 2) & 1);
-            let w = (if di == 1 { f[0] } else { 1.0 - f[0] })
-                * (if dj == 1 { f[1] } else { 1.0 - f[1] })
-                * (if dk == 1 { f[2] } else { 1.0 - f[2] });
-            let d = at(c[0] + di, c[1] + dj, c[2] + dk);
+        trilinear_corners(TABLE_SIZE, g, |i, w| {
+            let d = self.table[i];
             for axis in 0..3 {
                 out[axis] += w * d[axis];
             }
-        }
+        });
         out
     }
 }

@@ -9,7 +9,8 @@
 //! * [`physics`]: per-modality contrasts, bias field, Rician noise, intensity scale;
 //! * [`randomise`]: domain randomisation, on request — per case and sequence, random tissue
 //!   signals, bias, noise, thick slices, blur, gamma, ghosts, int16 or z-scored storage;
-//! * [`noise`]: seeded gradient noise and samplers.
+//! * [`noise`]: seeded gradient noise and samplers;
+//! * `lattice`: trilinear interpolation on a regular grid (the warp table, the template).
 //!
 //! Every random choice of case `i` comes from one ChaCha8 stream (`seed`, stream `i`), and every
 //! voxel is a pure function of that case's parameters and its slice's noise stream, so cases and
@@ -17,6 +18,7 @@
 
 pub mod anatomy;
 pub mod deform;
+mod lattice;
 pub mod noise;
 pub mod physics;
 pub mod randomise;

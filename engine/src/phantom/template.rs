@@ -10,6 +10,7 @@
 //! plexus and no vessels.
 
 use super::anatomy::{Tissue, TissueMap, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
+use super::lattice::trilinear_corners;
 use crate::volume::{DataType, Volume, VolumeError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,8 @@ const FRAMES: usize = 6;
 /// `p + PLACEMENT_MM`. With the per-case placement of [`super::deform`], MNI coordinates
 /// themselves put the brain about 15 mm too far forward and 14 mm too high in the BraTS grid
 /// against the brain extents of the real training cases of `tools/real-data` (their brainstem
-/// is cut by the grid's bottom, the top of the head stays inside); this moves it there.
+/// is cut by the grid's bottom, the top of the head stays inside); this moves it there
+/// (docs/measurements/template-placement-2026-12-07).
 const PLACEMENT_MM: [f32; 3] = [0.0, 15.0, 14.0];
 /// Depth decoding: `stored / DEPTH_SCALE − DEPTH_OFFSET` mm.
 const DEPTH_OFFSET: f32 = 40.0;
@@ -111,27 +113,11 @@ impl TemplateAnatomy {
     /// Trilinear interpolation of the stored values of `frame` at grid position `g`
     /// (0 outside the grid).
     fn sample(&self, frame: usize, g: [f32; 3]) -> f32 {
-        let [nx, ny, nz] = self.shape;
-        let base = g.map(f32::floor);
-        let t = [g[0] - base[0], g[1] - base[1], g[2] - base[2]];
-        let offset = frame * nx * ny * nz;
+        let offset = frame * self.shape.iter().product::<usize>();
         let mut sum = 0.0;
-        for corner in 0..8 {
-            let step = [corner & 1, (corner >> 1) & 1, (corner >> 2) & 1];
-            let mut weight = 1.0;
-            let mut index = [0usize; 3];
-            let mut inside = true;
-            for a in 0..3 {
-                let at = base[a] as isize + step[a] as isize;
-                inside &= at >= 0 && (at as usize) < self.shape[a];
-                index[a] = at.max(0) as usize;
-                weight *= if step[a] == 1 { t[a] } else { 1.0 - t[a] };
-            }
-            if inside && weight > 0.0 {
-                let i = index[0] + nx * (index[1] + ny * index[2]);
-                sum += weight * f32::from(self.frames[offset + i]);
-            }
-        }
+        trilinear_corners(self.shape, g, |i, weight| {
+            sum += weight * f32::from(self.frames[offset + i]);
+        });
         sum
     }
 

@@ -69,6 +69,7 @@ fn source_from_args(study: &[PathBuf]) -> Result<StudySource, String> {
 }
 
 fn main() -> ExitCode {
+    engine::allocator::keep_freed_memory();
     let args = Args::parse();
     let source = source_from_args(&args.study);
     if args.bench {

@@ -10,10 +10,13 @@
 //! * [`model`], [`train`], [`infer`], [`metrics`]: the network, its training strategies,
 //!   whole-volume segmentation and the 15-subset evaluation; [`experiment`]: the methods'
 //!   comparison over seeds.
-//! * [`ops`]: 3D convolution as burn custom operations backed by our WGSL kernels (`shaders/`).
+//! * [`ops`]: 3D convolution and the fused norm as burn custom operations backed by our WGSL
+//!   kernels (`shaders/`) and by our CPU path; [`allocator`]: the allocator settings that path
+//!   wants.
 //!
 //! Modality order everywhere: FLAIR, T1, T1ce, T2 (bits 0..3 of an availability mask).
 
+pub mod allocator;
 pub mod atomic_file;
 pub mod compute;
 pub mod data;

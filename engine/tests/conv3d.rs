@@ -1,6 +1,7 @@
 //! Correctness of the WGSL 3D-convolution kernels (`engine::ops`) on the wgpu device (lavapipe in
-//! CI): forward, input-gradient and weight-gradient against a plain f64 CPU reference and against
-//! burn's NdArray conv3d, through the autodiff path, plus a finite-difference check.
+//! CI) and of the CPU path on burn's Flex backend: forward, input-gradient and weight-gradient
+//! against a plain f64 CPU reference and against burn's NdArray conv3d, through the autodiff
+//! path, plus a finite-difference check.
 //!
 //! Tolerance: |ours - f64 reference| <= 1e-5 + 2e-6 * T, with T the number of products summed
 //! into one output (uniform data in [-1, 1]); f32 accumulation error grows like sqrt(T) * 6e-8,
@@ -108,10 +109,11 @@ impl Case {
         (values(y), values(dx), values(dw))
     }
 
-    fn check(&self) {
+    /// Our three primitives on `device` against the f64 reference.
+    fn check_on(&self, device: &Device) {
         let g = &self.g;
-        let name = format!("{g:?}");
-        let (y, dx, dw) = self.run(&gpu());
+        let name = format!("{g:?} on {device:?}");
+        let (y, dx, dw) = self.run(device);
         let k3 = g.k * g.k * g.k;
         compare(
             &format!("forward {name}"),
@@ -141,11 +143,11 @@ static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Runs `cases` with both kernel tunings: lavapipe's (shared values through the subgroup; what
 /// CI's lavapipe takes by default) and the GPUs' (workgroup-uniform loads), then restores the
 /// default.
-fn with_each_tuning(cases: impl Fn()) {
+fn with_each_tuning(cases: impl Fn(&Device)) {
     let _guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     for tuning in [Tuning::Lavapipe, Tuning::Gpu] {
         ops::set_tuning(tuning);
-        cases();
+        cases(&gpu());
     }
     ops::set_tuning(Tuning::Auto);
 }
@@ -165,7 +167,13 @@ fn kernel_stride_padding_grid() {
     with_each_tuning(kernel_stride_padding_cases);
 }
 
-fn kernel_stride_padding_cases() {
+/// The same grid on the CPU path (Flex).
+#[test]
+fn cpu_path_kernel_stride_padding_grid() {
+    kernel_stride_padding_cases(&Device::flex());
+}
+
+fn kernel_stride_padding_cases(device: &Device) {
     for (k, s, p) in [
         (1, 1, 0),
         (1, 2, 0),
@@ -181,7 +189,7 @@ fn kernel_stride_padding_cases() {
         (3, 2, 2),
     ] {
         for (n, input) in [(1, [5, 6, 7]), (3, [4, 5, 3])] {
-            Case::new(n, 3, 5, input, k, s, p).check();
+            Case::new(n, 3, 5, input, k, s, p).check_on(device);
         }
     }
 }
@@ -193,7 +201,13 @@ fn channel_counts() {
     with_each_tuning(channel_count_cases);
 }
 
-fn channel_count_cases() {
+/// The same channel counts on the CPU path (Flex).
+#[test]
+fn cpu_path_channel_counts() {
+    channel_count_cases(&Device::flex());
+}
+
+fn channel_count_cases(device: &Device) {
     for (ci, co) in [
         (1, 1),
         (1, 4),
@@ -209,10 +223,10 @@ fn channel_count_cases() {
         (100, 7),
         (7, 100),
     ] {
-        Case::new(1, ci, co, [5, 4, 6], 3, 1, 1).check();
+        Case::new(1, ci, co, [5, 4, 6], 3, 1, 1).check_on(device);
     }
     for (ci, co) in [(13, 29), (70, 70)] {
-        Case::new(1, ci, co, [5, 5, 5], 3, 2, 1).check();
+        Case::new(1, ci, co, [5, 5, 5], 3, 2, 1).check_on(device);
     }
 }
 
@@ -220,9 +234,23 @@ fn channel_count_cases() {
 #[test]
 fn long_rows() {
     let _tuning = default_tuning();
-    Case::new(1, 4, 16, [3, 4, 19], 3, 1, 1).check();
-    Case::new(2, 8, 8, [4, 3, 20], 3, 2, 1).check();
-    Case::new(1, 5, 6, [3, 5, 17], 1, 1, 0).check();
+    for device in [gpu(), Device::flex()] {
+        Case::new(1, 4, 16, [3, 4, 19], 3, 1, 1).check_on(&device);
+        Case::new(2, 8, 8, [4, 3, 20], 3, 2, 1).check_on(&device);
+        Case::new(1, 5, 6, [3, 5, 17], 1, 1, 0).check_on(&device);
+    }
+}
+
+/// The CPU path's direct kernel (8 or 16 output channels): rows of whole register tiles plus a
+/// remainder, at stride 1 and 2, and through the stride-1 input gradient (8 input channels).
+#[test]
+fn cpu_path_direct_kernel_rows() {
+    let cpu = Device::flex();
+    Case::new(1, 3, 8, [3, 4, 29], 3, 1, 1).check_on(&cpu);
+    Case::new(1, 16, 16, [2, 3, 27], 3, 1, 1).check_on(&cpu);
+    Case::new(1, 4, 16, [3, 5, 30], 3, 2, 1).check_on(&cpu);
+    Case::new(2, 8, 3, [3, 2, 26], 3, 1, 1).check_on(&cpu);
+    Case::new(1, 1, 8, [4, 4, 24], 3, 1, 0).check_on(&cpu);
 }
 
 /// Our API on NdArray (burn's conv3d) agrees with ours on wgpu.
@@ -247,10 +275,15 @@ fn agrees_with_burn_ndarray() {
 }
 
 /// Gradients through autodiff (conv3d with bias, then the upsampling) match burn's NdArray autodiff
-/// of burn's own conv3d / conv_transpose3d.
+/// of burn's own conv3d / conv_transpose3d, on the wgpu device and on the CPU path.
 #[test]
 fn autodiff_matches_burn() {
     let _tuning = default_tuning();
+    autodiff_matches_burn_on(&gpu());
+    autodiff_matches_burn_on(&Device::flex());
+}
+
+fn autodiff_matches_burn_on(device: &Device) {
     use burn::tensor::module::{conv3d as burn_conv3d, conv_transpose3d};
     use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
     let (n, ci, cm, co) = (2, 3, 5, 4);
@@ -300,7 +333,7 @@ fn autodiff_matches_burn() {
         };
         (values(y), g5(&x), g5(&w), g1(&b), g5(&u), g1(&ub))
     };
-    let ours = run(&gpu().autodiff(), true);
+    let ours = run(&device.clone().autodiff(), true);
     let burn = run(&Device::ndarray().autodiff(), false);
     let f = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<_>>();
     compare("upsampled output", &ours.0, &f(&burn.0), 500);

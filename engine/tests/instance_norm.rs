@@ -1,8 +1,9 @@
-//! The fused instance norm + affine + LeakyReLU (`engine::ops::norm`, WGSL on lavapipe in CI)
-//! against burn's own `InstanceNorm` and `leaky_relu` on its NdArray CPU backend: outputs and the
+//! The fused instance norm + affine + LeakyReLU (`engine::ops::norm`, WGSL on lavapipe in CI, and
+//! the plane loops on the Flex CPU backend) against burn's own `InstanceNorm` and `leaky_relu` on
+//! its NdArray CPU backend: outputs and the
 //! gradients of x, γ and β through autodiff, per-channel and per-sample affine parameters, planes
 //! smaller and larger than a workgroup, a large mean next to a small spread, slope 1 (the norm
-//! alone). The network-level check is `model_train::network_on_wgsl_kernels_matches_burn_cpu`,
+//! alone). The network-level check is `model_train::network_on_our_kernels_matches_burn_ndarray`,
 //! whose wgpu side takes this path.
 #![allow(deprecated)] // NdArray: burn's reference CPU backend in 0.22.
 
@@ -110,18 +111,21 @@ impl Case {
         ]
     }
 
+    /// The fused path on wgpu and on the CPU against burn's ops on NdArray.
     fn check(&self) {
-        let fused = self.run(&Device::wgpu(DeviceKind::DefaultDevice).autodiff(), true);
         let burn = self.run(&Device::ndarray().autodiff(), false);
-        let name = format!(
-            "{:?} per-sample {} slope {} offset {}",
-            self.shape, self.per_sample, self.slope, self.offset
-        );
-        for (what, (got, want)) in ["y", "dx", "dgamma", "dbeta"]
-            .iter()
-            .zip(fused.iter().zip(&burn))
-        {
-            close(&format!("{what} of {name}"), got, want, 2e-4);
+        for device in [Device::wgpu(DeviceKind::DefaultDevice), Device::flex()] {
+            let fused = self.run(&device.clone().autodiff(), true);
+            let name = format!(
+                "{:?} per-sample {} slope {} offset {} on {device:?}",
+                self.shape, self.per_sample, self.slope, self.offset
+            );
+            for (what, (got, want)) in ["y", "dx", "dgamma", "dbeta"]
+                .iter()
+                .zip(fused.iter().zip(&burn))
+            {
+                close(&format!("{what} of {name}"), got, want, 2e-4);
+            }
         }
     }
 }
@@ -163,15 +167,17 @@ fn fused_norm_matches_burns_norm_and_leaky_relu() {
 }
 
 #[test]
-fn fusion_is_taken_on_lavapipe_only_when_tuned_for_it() {
+fn fusion_is_taken_on_tuned_lavapipe_and_the_cpu() {
     let gpu = Device::wgpu(DeviceKind::DefaultDevice);
     ops::set_tuning(ops::Tuning::Gpu);
     assert!(!ops::fuses_norm(&gpu));
     ops::set_tuning(ops::Tuning::Lavapipe);
     assert!(ops::fuses_norm(&gpu) && ops::fuses_norm(&gpu.clone().autodiff()));
+    let cpu = Device::flex();
+    assert!(ops::fuses_norm(&cpu) && ops::fuses_norm(&cpu.autodiff()));
     assert!(
-        !ops::fuses_norm(&Device::flex()),
-        "the CPU backend keeps burn's ops"
+        !ops::fuses_norm(&Device::ndarray()),
+        "NdArray, the tests' reference, keeps burn's ops"
     );
     ops::set_tuning(ops::Tuning::Auto);
 }

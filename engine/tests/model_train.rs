@@ -188,19 +188,22 @@ impl burn::module::ModuleVisitor for GradientValues<'_> {
     }
 }
 
-/// On a wgpu device the network's convolutions run on our WGSL kernels (`engine::ops`); on the
-/// CPU they run on burn's. With the same parameters both give the same logits and the same
-/// parameter gradients (this is the model-level check that the kernels are wired in correctly).
+/// On a wgpu device the network's convolutions and norms run on our WGSL kernels
+/// (`engine::ops`), on the Flex CPU backend on our CPU path, on NdArray on burn's own ops. With
+/// the same parameters all three give the same logits and the same parameter gradients (this
+/// is the model-level check that the kernels are wired in correctly).
 #[test]
-fn network_on_wgsl_kernels_matches_burn_cpu() {
+fn network_on_our_kernels_matches_burn_ndarray() {
     use burn::module::Module;
-    let cpu = Device::flex().autodiff();
-    cpu.seed(5);
+    #[allow(deprecated)] // NdArray: burn's reference CPU backend in 0.22.
+    let reference = Device::ndarray().autodiff();
+    reference.seed(5);
     let config = ModelConfig::preset(Preset::Tiny);
-    let on_cpu = MetaKdNet::new(&config, &cpu).unwrap();
+    let on_reference = MetaKdNet::new(&config, &reference).unwrap();
     let gpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice).autodiff();
     assert!(engine::ops::runs_wgsl(&gpu));
-    let on_gpu = on_cpu.clone().fork(&gpu);
+    let cpu = Device::flex().autodiff();
+    assert!(engine::ops::runs_own_kernels(&cpu) && !engine::ops::runs_own_kernels(&reference));
     let n = 2 * 4 * 16 * 8 * 8;
     let input: Vec<f32> = (0..n)
         .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
@@ -218,20 +221,22 @@ fn network_on_wgsl_kernels_matches_burn_cpu() {
         net.visit(&mut collect);
         (values(logits.inner()), collect.values)
     };
-    let (cpu_logits, cpu_grads) = run(&on_cpu, &cpu);
-    let (gpu_logits, gpu_grads) = run(&on_gpu, &gpu);
-    let close = |what: &str, a: &[f32], b: &[f32], tol: f32| {
-        assert_eq!(a.len(), b.len(), "{what}");
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!(
-                (x - y).abs() <= tol * scale,
-                "{what}[{i}]: wgpu {x} vs cpu {y} (scale {scale})"
-            );
-        }
-    };
-    close("logits", &gpu_logits, &cpu_logits, 1e-4);
-    close("weight gradients", &gpu_grads, &cpu_grads, 1e-3);
+    let (want_logits, want_grads) = run(&on_reference, &reference);
+    for device in [gpu, cpu] {
+        let (logits, grads) = run(&on_reference.clone().fork(&device), &device);
+        let close = |what: &str, a: &[f32], b: &[f32], tol: f32| {
+            assert_eq!(a.len(), b.len(), "{what}");
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    (x - y).abs() <= tol * scale,
+                    "{what}[{i}] on {device:?}: ours {x} vs burn {y} (scale {scale})"
+                );
+            }
+        };
+        close("logits", &logits, &want_logits, 1e-4);
+        close("weight gradients", &grads, &want_grads, 1e-3);
+    }
 }
 
 mod training {

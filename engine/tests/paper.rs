@@ -203,32 +203,34 @@ fn upsampling_matches_pytorchs_trilinear_without_aligned_corners() {
     }
 }
 
+/// The paper network on our WGSL kernels and on our CPU path against burn's own ops on NdArray.
 #[test]
-fn paper_network_on_wgsl_kernels_matches_burn_cpu() {
-    let cpu = cpu();
-    cpu.seed(9);
-    let on_cpu = MetaKdNet::new(&ModelConfig::preset(Preset::Paper), &cpu).unwrap();
-    let gpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
-    let on_gpu = on_cpu.clone().fork(&gpu);
+fn paper_network_on_our_kernels_matches_burn_ndarray() {
+    #[allow(deprecated)] // NdArray: burn's reference CPU backend in 0.22.
+    let reference = Device::ndarray();
+    reference.seed(9);
+    let on_reference = MetaKdNet::new(&ModelConfig::preset(Preset::Paper), &reference).unwrap();
     let shape = [1, 4, 16, 32, 32];
     let input = pattern(shape.iter().product(), 5);
     let availability = [Availability::from_id(0b1011)];
     let a = values(
-        on_cpu
-            .forward(t5(input.clone(), shape, &cpu), &availability, None)
+        on_reference
+            .forward(t5(input.clone(), shape, &reference), &availability, None)
             .logits,
     );
-    let b = values(
-        on_gpu
-            .forward(t5(input, shape, &gpu), &availability, None)
-            .logits,
-    );
-    let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
-    for (i, (x, y)) in b.iter().zip(&a).enumerate() {
-        assert!(
-            (x - y).abs() <= 1e-3 * scale,
-            "logit {i}: wgpu {x} vs cpu {y}"
+    for device in [Device::wgpu(burn::tensor::DeviceKind::DefaultDevice), cpu()] {
+        let net = on_reference.clone().fork(&device);
+        let b = values(
+            net.forward(t5(input.clone(), shape, &device), &availability, None)
+                .logits,
         );
+        let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (i, (x, y)) in b.iter().zip(&a).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-3 * scale,
+                "logit {i}: {device:?} {x} vs burn on NdArray {y}"
+            );
+        }
     }
 }
 

@@ -34,6 +34,7 @@ const LONG_FUNCTION_MARKER: &str = "long-function:";
 /// For each top-level engine module, the other top-level modules it may import. Listed from
 /// the bottom layer up, so that what each module may import stands above it.
 const LAYERS: &[(&str, &[&str])] = &[
+    ("allocator", &[]),
     ("atomic_file", &[]),
     ("compute", &[]),
     ("ops", &[]),

@@ -3,8 +3,9 @@
 //! upsampling.
 //!
 //! The layers keep burn's `Conv3d` / `ConvTranspose3d` modules for their parameters (so saved
-//! models do not change), but [`conv`] and [`upsample`] run them on our WGSL kernels
-//! (`engine::ops`) when the tensors live on a wgpu device, and on burn's own ops elsewhere.
+//! models do not change), but [`conv`] and [`upsample`] run them on our kernels (`engine::ops`:
+//! WGSL on a wgpu device, channels-last products on the Flex CPU backend), and on burn's own
+//! ops elsewhere.
 //! Likewise [`norm_act`] runs `norm → LeakyReLU` on the fused WGSL kernels where the device
 //! takes them (lavapipe) and as burn's `InstanceNorm` and `leaky_relu` elsewhere.
 
@@ -107,7 +108,8 @@ impl ConvBlock {
 
 /// `norm`, then the scale and shift of each sample (`per_sample`, `[N, C]` each) when given,
 /// then LeakyReLU with `slope` (1: none). Fused into two kernels on the devices that take it
-/// (`ops::fuses_norm`: lavapipe), burn's ops elsewhere; the same values either way.
+/// (`ops::fuses_norm`: lavapipe and the Flex CPU backend), burn's ops elsewhere; the same values
+/// either way.
 pub(super) fn norm_act(
     norm: &InstanceNorm,
     per_sample: Option<(Tensor<2>, Tensor<2>)>,
@@ -116,7 +118,8 @@ pub(super) fn norm_act(
 ) -> Tensor<5> {
     let [n, c, _, _, _] = x.dims();
     // The fused kernels index with u32, like the convolution kernels.
-    if ops::fuses_norm(&x.device()) && ops::indexable(x.shape().num_elements()) {
+    let fused = ops::fuses_norm(&x.device()) && x.dtype() == burn::tensor::DType::F32;
+    if fused && ops::indexable(x.shape().num_elements()) {
         let device = x.device();
         let channel = |p: &Option<Param<Tensor<1>>>, fill: f32| match p {
             Some(p) => p.val().reshape([1, c]).expand([n, c]),
@@ -163,9 +166,9 @@ pub fn head_conv(channels: [usize; 2], device: &Device) -> Conv3d {
         .init(device)
 }
 
-/// `layer` applied to `x`: our WGSL kernels on a wgpu device for the shapes they cover (cubic
-/// kernel 1–3, one stride 1 or 2 and one padding for all axes, no dilation or groups, tensors
-/// under 2³² values), burn's `conv3d` otherwise.
+/// `layer` applied to `x`: our WGSL kernels on a wgpu device or our CPU path on Flex for the
+/// shapes they cover (cubic kernel 1–3, one stride 1 or 2 and one padding for all axes, no
+/// dilation or groups; on wgpu tensors under 2³² values), burn's `conv3d` otherwise.
 pub fn conv(layer: &Conv3d, x: Tensor<5>) -> Tensor<5> {
     conv_with_weight(layer, layer.weight.val(), x)
 }
@@ -203,7 +206,9 @@ pub fn conv_with_weight(layer: &Conv3d, weight: Tensor<5>, x: Tensor<5>) -> Tens
             && ops::indexable(n * out_channels * out(d) * out(h) * out(w))
     };
     let bias = layer.bias.as_ref().map(|b| b.val());
-    if covered && fits() && ops::runs_wgsl(&x.device()) {
+    let device = x.device();
+    let ours = ops::runs_own_kernels(&device) && (!ops::runs_wgsl(&device) || fits());
+    if covered && ours {
         ops::conv3d(x, weight, bias, Conv3dOptions::new(s, p))
     } else {
         let options = ConvOptions::new(layer.stride, padding, layer.dilation, layer.groups);
@@ -212,7 +217,7 @@ pub fn conv_with_weight(layer: &Conv3d, weight: Tensor<5>, x: Tensor<5>) -> Tens
 }
 
 /// The 2×2×2 stride-2 upsampling `layer` applied to `x`: our WGSL kernel on a wgpu device
-/// (tensors under 2³² values), burn's `conv_transpose3d` otherwise.
+/// (tensors under 2³² values) or our CPU path on Flex, burn's `conv_transpose3d` otherwise.
 pub fn upsample(layer: &ConvTranspose3d, x: Tensor<5>) -> Tensor<5> {
     let covered = layer.kernel_size == [2; 3]
         && layer.stride == [2; 3]
@@ -223,7 +228,9 @@ pub fn upsample(layer: &ConvTranspose3d, x: Tensor<5>) -> Tensor<5> {
     let out_channels = layer.weight.val().dims()[1];
     let fits = ops::indexable(x.shape().num_elements())
         && ops::indexable(x.shape().num_elements() / x.dims()[1].max(1) * out_channels * 8);
-    if covered && fits && ops::runs_wgsl(&x.device()) {
+    let device = x.device();
+    let ours = ops::runs_own_kernels(&device) && (!ops::runs_wgsl(&device) || fits);
+    if covered && ours {
         ops::conv_transpose3d_up2(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
     } else {
         layer.forward(x)

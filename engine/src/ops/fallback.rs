@@ -1,8 +1,9 @@
-//! [`Conv3dBackend`] for burn's CPU backends (Flex, and NdArray as the tests' reference): burn's
-//! own convolution ops behind our API.
+//! [`Conv3dBackend`] for burn's CPU backends: on Flex our channels-last path ([`super::cpu`])
+//! for f32 tensors, burn's own convolution ops for other types and on NdArray (the tests'
+//! independent reference).
 #![allow(deprecated)] // burn 0.22 marks NdArray deprecated in favour of Flex; it is our CPU reference.
 
-use super::Conv3dBackend;
+use super::{cpu, Conv3dBackend};
 use burn::backend::ops::{ConvOptions, ConvTransposeOptions};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, FloatDType, NdArray, TensorMetadata};
@@ -90,5 +91,47 @@ macro_rules! burn_conv3d_backend {
     };
 }
 
-burn_conv3d_backend!(Flex);
 burn_conv3d_backend!(NdArray);
+
+impl Conv3dBackend for Flex {
+    fn conv3d_forward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        if cpu::takes(x.dtype()) && cpu::takes(weight.dtype()) {
+            cpu::forward(x, weight, stride, padding)
+        } else {
+            forward::<Self>(x, weight, stride, padding)
+        }
+    }
+
+    fn conv3d_input_grad(
+        dy: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        input: [usize; 3],
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        if cpu::takes(dy.dtype()) && cpu::takes(weight.dtype()) {
+            cpu::input_grad(dy, weight, input, stride, padding)
+        } else {
+            input_grad::<Self>(dy, weight, input, stride, padding)
+        }
+    }
+
+    fn conv3d_weight_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        if cpu::takes(x.dtype()) && cpu::takes(dy.dtype()) {
+            cpu::weight_grad(x, dy, kernel, stride, padding)
+        } else {
+            weight_grad::<Self>(x, dy, kernel, stride, padding)
+        }
+    }
+}

@@ -1,9 +1,11 @@
-//! 3D convolution operations backed by the WGSL kernels in `shaders/`.
+//! 3D convolution operations backed by the WGSL kernels in `shaders/` and, on the CPU, by our
+//! channels-last matrix products ([`cpu`]).
 //!
 //! Public API on burn's run-time dispatched tensors (`burn::tensor::Tensor<5>`):
 //! [`conv3d`], [`conv3d_input_grad`], [`conv3d_weight_grad`], [`conv_transpose3d_up2`].
-//! On a cubecl device (wgpu: lavapipe or a GPU) they run our kernels; on the `NdArray` backend they
-//! fall back to burn's own convolution ops behind the same API. Under `.autodiff()` devices,
+//! On a cubecl device (wgpu: lavapipe or a GPU) they run our kernels, on burn's Flex CPU backend
+//! our CPU path; on the `NdArray` backend (the tests' reference) they fall back to burn's own
+//! convolution ops behind the same API. Under `.autodiff()` devices,
 //! gradients of [`conv3d`] and [`conv_transpose3d_up2`] are computed with our input- and
 //! weight-gradient kernels.
 //!
@@ -22,6 +24,7 @@
 //! ([`Tuning`]).
 
 mod autodiff;
+mod cpu;
 mod cube;
 mod extension;
 mod fallback;
@@ -59,6 +62,15 @@ impl Conv3dOptions {
 /// larger tensors must take burn's convolution instead.
 pub fn indexable(elements: usize) -> bool {
     elements < u32::MAX as usize
+}
+
+/// Whether the network should take these operations on `device`: our WGSL kernels on a cubecl
+/// device or our CPU path on Flex (on NdArray they would only wrap burn's own convolutions).
+pub fn runs_own_kernels(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        burn::backend::DispatchDevice::Cube(_) | burn::backend::DispatchDevice::Flex(_)
+    )
 }
 
 /// Whether `device` runs our WGSL kernels (a cubecl device: wgpu on a GPU or lavapipe), with or

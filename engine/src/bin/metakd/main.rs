@@ -52,6 +52,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    engine::allocator::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         Command::Info(args) => info::run(args),

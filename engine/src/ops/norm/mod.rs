@@ -1,19 +1,22 @@
-//! Instance norm + affine + LeakyReLU fused into WGSL kernels (`shaders/instance_norm.wgsl`),
-//! with its backward pass: the network's `norm → LeakyReLU` on the devices that take it
-//! ([`fuses_norm`]: lavapipe, where burn's ten or so separate element-wise and reduction
-//! kernels cost several times the convolution before them; `docs/conv3d.md`).
+//! Instance norm + affine + LeakyReLU fused into WGSL kernels (`shaders/instance_norm.wgsl`)
+//! and into plane loops on the CPU ([`cpu`]), with its backward pass: the network's
+//! `norm → LeakyReLU` on the devices that take it ([`fuses_norm`]: lavapipe, where burn's ten
+//! or so separate element-wise and reduction kernels cost several times the convolution before
+//! them, `docs/conv3d.md`; and burn's Flex CPU backend, for the same reason).
 //!
 //! `y = LeakyReLU(γ · (x − μ) / √(σ² + ε) + β)` over each (n, c) plane of `x [N, C, D, H, W]`
 //! (biased variance, as burn's and PyTorch's instance norm), with `γ`, `β` given per sample and
 //! channel (`[N, C]`: a channel's parameters repeated for every sample, or each sample's own, as
 //! Dynamic Sharing's per-modality norms need). A slope of 1 gives the norm alone.
 //!
-//! One backend extension, [`NormActBackend`], on cubecl devices (with and without autodiff):
+//! One backend extension, [`NormActBackend`], on cubecl devices and Flex (with and without
+//! autodiff):
 //! statistics, forward, the two plane sums of the backward pass and the input gradient; the
 //! autodiff step registers `dx`, `dγ = Σ g·z` and `dβ = Σ g` (`g = dy · act'(a)`,
 //! `z = (x − μ)/σ`).
 
 mod autodiff;
+mod cpu;
 mod cube;
 
 use super::runs_wgsl;
@@ -23,7 +26,7 @@ use burn::tensor::{Device, Tensor};
 
 /// The backend extension of the fused norm (see the module docs). `stats` and `sums` are
 /// `[N, C, 2]`: (mean, 1/σ) and (Σ g·z, Σ g) of each plane.
-#[backend_extension(Autodiff, Cube)]
+#[backend_extension(Autodiff, Cube, Flex)]
 pub trait NormActBackend: Backend {
     /// The forward pass, differentiable in `x`, `gamma` and `beta` under autodiff.
     fn instance_norm_leaky_relu(
@@ -69,9 +72,14 @@ pub trait NormActBackend: Backend {
 }
 
 /// Whether the network fuses `norm → LeakyReLU` on `device`: cubecl devices that take the
-/// lavapipe tuning ([`super::Tuning`]). Elsewhere it runs burn's own ops.
+/// lavapipe tuning ([`super::Tuning`]) and the Flex CPU backend. Elsewhere it runs burn's own
+/// ops.
 pub fn fuses_norm(device: &Device) -> bool {
-    runs_wgsl(device) && device_lavapipe_tuned(device)
+    let flex = matches!(
+        device.clone().inner().as_dispatch(),
+        burn::backend::DispatchDevice::Flex(_)
+    );
+    flex || (runs_wgsl(device) && device_lavapipe_tuned(device))
 }
 
 /// `LeakyReLU(γ · (x − μ) / √(σ² + ε) + β)` per (n, c) plane of `x [N, C, D, H, W]`, `gamma` and

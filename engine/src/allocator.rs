@@ -1,0 +1,23 @@
+//! How the process's allocator treats the large buffers the CPU path frees every layer.
+//!
+//! A segmentation allocates and frees tens of megabytes per convolution and norm. glibc's
+//! `malloc` serves blocks above its mmap threshold (at most 32 MB, adapting) with fresh `mmap`s
+//! and returns them on `free`, so every layer pays page faults and the kernel zeroing the pages
+//! again: on the 2-core development machine that was about a quarter of a whole-study
+//! segmentation on the CPU (docs/benchmarks.md). [`keep_freed_memory`] raises the mmap and
+//! trim thresholds so freed blocks stay in the heap for the next layer; the peak resident
+//! memory is unchanged, it is just not handed back between layers.
+
+/// Keep freed blocks of up to 1 GiB for reuse instead of returning them to the system
+/// (glibc on Linux; elsewhere the platform allocator is left as it is). Call once at start-up.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const GIB: libc::c_int = 1 << 30;
+        // SAFETY: mallopt only sets allocator parameters; called before any worker threads.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, GIB);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, GIB);
+        }
+    }
+}

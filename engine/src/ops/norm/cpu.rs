@@ -1,0 +1,181 @@
+//! [`NormActBackend`] for burn's Flex CPU backend: the WGSL kernels' formulas
+//! (`shaders/instance_norm.wgsl`) as loops over the `(n, c)` planes, one plane per rayon task,
+//! each step one pass over the plane (statistics accumulated in f64 from a shifted origin).
+//! burn's own instance norm takes about ten passes and as many allocations for the same result.
+
+use super::NormActBackend;
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Flex, TensorMetadata};
+use burn::tensor::TensorData;
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+use crate::ops::cpu::values;
+
+impl NormActBackend for Flex {
+    fn instance_norm_leaky_relu(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        let stats = Self::instance_norm_stats(x.clone(), epsilon);
+        Self::instance_norm_apply(x, stats, gamma, beta, slope)
+    }
+
+    fn instance_norm_stats(x: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
+        let x_shape = x.shape();
+        let (planes, plane) = plane_shape(&x);
+        let x = values(&x);
+        let mut out = vec![0.0f32; planes * 2];
+        out.par_chunks_mut(2).enumerate().for_each(|(p, o)| {
+            let v = &x[p * plane..(p + 1) * plane];
+            let shift = v[0] as f64;
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for &a in v {
+                let d = a as f64 - shift;
+                s1 += d;
+                s2 += d * d;
+            }
+            let m = s1 / plane as f64;
+            let variance = (s2 / plane as f64 - m * m).max(0.0);
+            o[0] = (shift + m) as f32;
+            o[1] = (1.0 / (variance + epsilon).sqrt()) as f32;
+        });
+        per_plane(out, &x_shape)
+    }
+
+    fn instance_norm_apply(
+        x: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        let shape = x.shape();
+        let (planes, plane) = plane_shape(&x);
+        let affine = Affine::new(&stats, &gamma, &beta);
+        let x = values(&x);
+        let slope = slope as f32;
+        let mut out = vec![0.0f32; planes * plane];
+        out.par_chunks_mut(plane).enumerate().for_each(|(p, o)| {
+            let (scale, offset) = affine.of(p);
+            for (o, &v) in o.iter_mut().zip(&x[p * plane..]) {
+                let a = v * scale + offset;
+                *o = if a >= 0.0 { a } else { slope * a };
+            }
+        });
+        Flex::float_from_data(TensorData::new(out, shape), &Default::default())
+    }
+
+    fn instance_norm_grad_sums(
+        x: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        let x_shape = x.shape();
+        let (planes, plane) = plane_shape(&x);
+        let affine = Affine::new(&stats, &gamma, &beta);
+        let (x, dy) = (values(&x), values(&dy));
+        let slope = slope as f32;
+        let mut out = vec![0.0f32; planes * 2];
+        out.par_chunks_mut(2).enumerate().for_each(|(p, o)| {
+            let (scale, offset) = affine.of(p);
+            let (mean, rstd) = affine.stats(p);
+            let (mut sgz, mut sg) = (0.0f64, 0.0f64);
+            let range = p * plane..(p + 1) * plane;
+            for (&v, &d) in x[range.clone()].iter().zip(&dy[range]) {
+                let a = v * scale + offset;
+                let g = d * if a > 0.0 { 1.0 } else { slope };
+                sgz += (g * (v - mean) * rstd) as f64;
+                sg += g as f64;
+            }
+            o[0] = sgz as f32;
+            o[1] = sg as f32;
+        });
+        per_plane(out, &x_shape)
+    }
+
+    fn instance_norm_input_grad(
+        x: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        sums: FloatTensor<Self>,
+        slope: f64,
+    ) -> FloatTensor<Self> {
+        let shape = x.shape();
+        let (planes, plane) = plane_shape(&x);
+        let affine = Affine::new(&stats, &gamma, &beta);
+        let (x, dy, sums) = (values(&x), values(&dy), values(&sums));
+        let slope = slope as f32;
+        let count = plane as f32;
+        let mut out = vec![0.0f32; planes * plane];
+        out.par_chunks_mut(plane).enumerate().for_each(|(p, o)| {
+            let (scale, offset) = affine.of(p);
+            let (mean, rstd) = affine.stats(p);
+            let (total_gz, total_g) = (sums[2 * p], sums[2 * p + 1]);
+            let c = scale / count;
+            let range = p * plane..(p + 1) * plane;
+            for ((o, &v), &d) in o.iter_mut().zip(&x[range.clone()]).zip(&dy[range]) {
+                let a = v * scale + offset;
+                let g = d * if a > 0.0 { 1.0 } else { slope };
+                let z = (v - mean) * rstd;
+                *o = c * (count * g - total_g - z * total_gz);
+            }
+        });
+        Flex::float_from_data(TensorData::new(out, shape), &Default::default())
+    }
+}
+
+/// Every plane's statistics and affine parameters.
+struct Affine<'a> {
+    stats: Cow<'a, [f32]>,
+    gamma: Cow<'a, [f32]>,
+    beta: Cow<'a, [f32]>,
+}
+
+impl<'a> Affine<'a> {
+    fn new(
+        stats: &'a FloatTensor<Flex>,
+        gamma: &'a FloatTensor<Flex>,
+        beta: &'a FloatTensor<Flex>,
+    ) -> Self {
+        Affine {
+            stats: values(stats),
+            gamma: values(gamma),
+            beta: values(beta),
+        }
+    }
+
+    /// Mean and 1/σ of plane `p`.
+    fn stats(&self, p: usize) -> (f32, f32) {
+        (self.stats[2 * p], self.stats[2 * p + 1])
+    }
+
+    /// `(γ/σ, β − μ·γ/σ)` of plane `p`: the norm and affine as one multiply-add.
+    fn of(&self, p: usize) -> (f32, f32) {
+        let (mean, rstd) = self.stats(p);
+        let scale = self.gamma[p] * rstd;
+        (scale, self.beta[p] - mean * scale)
+    }
+}
+
+/// Number of `(n, c)` planes of `x [N, C, ...]` and voxels per plane.
+fn plane_shape(x: &FloatTensor<Flex>) -> (usize, usize) {
+    let shape = x.shape();
+    let plane = (2..shape.num_dims()).map(|a| shape[a]).product();
+    (shape[0] * shape[1], plane)
+}
+
+/// Per-plane pairs of `x` (of `x_shape`) as the `[N, C, 2]` tensor the trait returns.
+fn per_plane(values: Vec<f32>, x_shape: &burn::tensor::Shape) -> FloatTensor<Flex> {
+    let shape = [x_shape[0], x_shape[1], 2];
+    Flex::float_from_data(TensorData::new(values, shape), &Default::default())
+}

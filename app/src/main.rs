@@ -109,7 +109,7 @@ fn main() -> ExitCode {
         options,
         Box::new(move |cc| {
             let mut viewer = viewer::Viewer::new(recent::RecentStudies::load_default());
-            viewer.start_warm_up(&cc.egui_ctx);
+            viewer.start_device_pick(&cc.egui_ctx);
             // A bad command line still opens the window, with the problem in the error dialog.
             match source {
                 Ok(source) => viewer.start_loading(source, &cc.egui_ctx),

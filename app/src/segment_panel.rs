@@ -5,6 +5,7 @@
 
 use crate::segmenting::{compute_name, ModelChoice, RunOn, SegmentJob};
 use engine::compute::Compute;
+use engine::infer::device_choice::DeviceChoice;
 use std::path::PathBuf;
 
 /// The tooltip of the fast-mode checkbox.
@@ -14,9 +15,14 @@ const FAST_HOVER: &str = "Windows overlap by a quarter instead of a half: less t
 pub struct SegmentPanel {
     /// The model "Segment" and "Compare" use.
     pub model: ModelChoice,
-    /// Where they run: wgpu (a GPU, or Mesa's lavapipe without one; faster than the CPU
-    /// backend for the bundled model even on lavapipe) or burn's CPU backend.
+    /// Where they run: wgpu (a GPU, or Mesa's lavapipe without one) or the CPU; set at
+    /// start-up to whichever was measured faster on this machine ([`Self::apply_measured`])
+    /// unless the user picked one first.
     pub compute: Compute,
+    /// Whether the user picked the device (then a measurement does not change it).
+    pub compute_picked: bool,
+    /// The start-up measurement, for the "Run on" tooltip.
+    pub measured: Option<String>,
     /// Fast mode: less window overlap (see [`RunOn::fast`]).
     pub fast: bool,
     /// The segmentation running in the background, if any.
@@ -28,6 +34,8 @@ impl Default for SegmentPanel {
         SegmentPanel {
             model: ModelChoice::default(),
             compute: Compute::Wgpu,
+            compute_picked: false,
+            measured: None,
             fast: false,
             job: None,
         }
@@ -47,6 +55,14 @@ pub enum SegmentAction {
 }
 
 impl SegmentPanel {
+    /// Takes the start-up measurement: its faster device unless the user picked one.
+    pub fn apply_measured(&mut self, choice: &DeviceChoice) {
+        if !self.compute_picked {
+            self.compute = choice.fastest();
+        }
+        self.measured = Some(choice.describe());
+    }
+
     /// Where and how Segment and Compare run.
     pub fn run_on(&self) -> RunOn {
         RunOn {
@@ -104,16 +120,27 @@ impl SegmentPanel {
 
     fn compute_row(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.label("Run on");
+            let label = ui.label("Run on");
+            if let Some(measured) = &self.measured {
+                label.on_hover_text(format!("The faster one on this machine, {measured}"));
+            }
             for (compute, hover) in [
                 (
                     Compute::Wgpu,
                     "A GPU through wgpu, or Mesa's lavapipe (software Vulkan) where there is none",
                 ),
-                (Compute::Cpu, "burn's CPU backend"),
+                (
+                    Compute::Cpu,
+                    "The CPU (our convolution kernels on burn's Flex backend)",
+                ),
             ] {
-                ui.radio_value(&mut self.compute, compute, compute_name(compute))
-                    .on_hover_text(hover);
+                if ui
+                    .radio_value(&mut self.compute, compute, compute_name(compute))
+                    .on_hover_text(hover)
+                    .clicked()
+                {
+                    self.compute_picked = true;
+                }
             }
         });
         ui.checkbox(&mut self.fast, "Fast (less window overlap)")

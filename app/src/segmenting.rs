@@ -3,12 +3,13 @@
 //! back the label map (on the study's grid) or an error naming the model file.
 
 use engine::compute::{self, Compute};
+use engine::infer::device_choice::{self, DeviceChoice};
 use engine::infer::{Segmenter, FAST_OVERLAP};
 use engine::study::{Availability, Study};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Which model segments: the bundled one, or a model file / run folder the user chose.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,28 +77,45 @@ pub fn compute_name(compute: Compute) -> &'static str {
     }
 }
 
-/// The bundled model's kernels being compiled in the background (see
-/// `engine::infer::Segmenter::warm_up`), so the first segmentation does not pay for it.
-pub struct WarmUp {
-    done: Arc<AtomicBool>,
+/// At start-up, in the background: which device segments faster on this machine
+/// (`engine::infer::device_choice`: measured once per machine, then read back) and that
+/// device's kernels compiled, so the first segmentation pays for neither.
+pub struct DevicePick {
+    result: Arc<Mutex<Option<DeviceChoice>>>,
 }
 
-impl WarmUp {
-    /// Starts warming up `model` on the device `run` names.
-    pub fn spawn(model: ModelChoice, run: RunOn, ctx: egui::Context) -> WarmUp {
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
+impl DevicePick {
+    /// Starts choosing between the CPU and wgpu for `model`; the measurement is kept in
+    /// `cache` (none: measured at every start).
+    pub fn spawn(model: ModelChoice, cache: Option<PathBuf>, ctx: egui::Context) -> DevicePick {
+        let result = Arc::new(Mutex::new(None));
+        let slot = result.clone();
         std::thread::spawn(move || {
-            // A failure shows when the user segments, with the device's own message.
-            let _ = model.open(run).map(|segmenter| segmenter.warm_up());
-            flag.store(true, Ordering::Relaxed);
+            let open = |compute| {
+                model.open(RunOn {
+                    compute,
+                    fast: false,
+                })
+            };
+            let adapter = compute::device(Compute::Wgpu)
+                .ok()
+                .and_then(|device| engine::ops::adapter_name(&device));
+            let machine = device_choice::machine_key(adapter.as_deref());
+            let choice = device_choice::load_or_measure(cache.as_deref(), &machine, |compute| {
+                open(compute)?.batch_seconds().map_err(|e| e.to_string())
+            });
+            // A kept measurement compiled nothing. A failure shows when the user segments,
+            // with the device's own message.
+            let _ = open(choice.fastest()).map(|segmenter| segmenter.warm_up());
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(choice);
             ctx.request_repaint();
         });
-        WarmUp { done }
+        DevicePick { result }
     }
 
-    pub fn is_done(&self) -> bool {
-        self.done.load(Ordering::Relaxed)
+    /// The choice, once it is made (taken: later calls return `None`).
+    pub fn take(&self) -> Option<DeviceChoice> {
+        self.result.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 

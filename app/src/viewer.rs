@@ -6,18 +6,21 @@ use crate::compare_panel::{CompareAction, ComparePanel};
 use crate::loading::{LoadJob, StudySource};
 use crate::recent::RecentStudies;
 use crate::segment_panel::{SegmentAction, SegmentPanel};
-use crate::segmenting::{ModelChoice, SegmentJob, WarmUp};
+use crate::segmenting::{DevicePick, ModelChoice, SegmentJob};
 use crate::slice_view::{self, SliceCache, Slot};
 use crate::state::{Layout, OpenStudy, TumourClass, ViewState};
 use crate::train_panel::{TrainAction, TrainPanel};
 use egui::{Key, Modifiers, Rect, Vec2};
-use engine::compute::Compute;
 use engine::study::{Modality, Region};
 use engine::volume::Plane;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
+
+/// The status line while [`Viewer::start_device_pick`] runs.
+pub const DEVICE_PICK_STATUS: &str =
+    "Choosing the faster device for Segment and preparing its kernels in the background…";
 
 pub struct Viewer {
     pub open: Option<OpenStudy>,
@@ -46,8 +49,11 @@ pub struct Viewer {
     pub train: TrainPanel,
     /// The window title last sent to the platform.
     sent_title: String,
-    /// Kernels being compiled in the background at start-up (see [`Viewer::start_warm_up`]).
-    pub warm_up: Option<WarmUp>,
+    /// The faster device being chosen and prepared in the background at start-up (see
+    /// [`Viewer::start_device_pick`]).
+    pub device_pick: Option<DevicePick>,
+    /// Where that choice is kept between starts (`engine::infer::device_choice`).
+    pub device_choice_cache: Option<PathBuf>,
 }
 
 impl Viewer {
@@ -59,7 +65,8 @@ impl Viewer {
             errors: Vec::new(),
             notice: None,
             sent_title: String::new(),
-            warm_up: None,
+            device_pick: None,
+            device_choice_cache: engine::infer::device_choice::default_cache_file(),
             focus: Plane::Axial,
             caches: HashMap::new(),
             generation: 0,
@@ -495,24 +502,27 @@ impl Viewer {
         }
     }
 
-    /// Compiles the Segment section's model's kernels in the background when it runs on wgpu
-    /// (the default), so the first segmentation does not wait for it; the status bar says so
-    /// meanwhile.
-    pub fn start_warm_up(&mut self, ctx: &egui::Context) {
-        let run = self.segment.run_on();
-        if run.compute == Compute::Wgpu {
-            self.warm_up = Some(WarmUp::spawn(self.segment.model.clone(), run, ctx.clone()));
-        }
+    /// Chooses the faster of the CPU and wgpu for Segment and Compare in the background and
+    /// prepares its kernels, so the first segmentation waits for neither; the status bar says
+    /// so meanwhile, and a device the user picked meanwhile stays picked.
+    pub fn start_device_pick(&mut self, ctx: &egui::Context) {
+        let cache = self.device_choice_cache.clone();
+        self.device_pick = Some(DevicePick::spawn(
+            self.segment.model.clone(),
+            cache,
+            ctx.clone(),
+        ));
     }
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
-        if self.warm_up.as_ref().is_some_and(WarmUp::is_done) {
-            self.warm_up = None;
+        if let Some(choice) = self.device_pick.as_ref().and_then(DevicePick::take) {
+            self.segment.apply_measured(&choice);
+            self.device_pick = None;
         }
-        if self.warm_up.is_some() {
+        if self.device_pick.is_some() {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("Preparing the GPU kernels for Segment in the background…");
+                ui.label(DEVICE_PICK_STATUS);
             });
         }
         ui.horizontal(|ui| {

@@ -450,22 +450,46 @@ fn comparing_models_runs_each_model_on_the_chosen_conditions() {
     );
 }
 
-/// At start-up the viewer compiles the bundled model's GPU kernels in the background and says
-/// so in the status bar until it is done.
+/// At start-up the viewer chooses the faster device in the background (here from a kept
+/// measurement that says the CPU), says so in the status bar until it is done, and takes it;
+/// a device the user picked meanwhile stays picked.
 #[test]
-fn kernels_warm_up_in_the_background_with_a_status_line() {
+fn the_faster_device_is_chosen_in_the_background_with_a_status_line() {
+    use engine::compute::{self, Compute};
+    use engine::infer::device_choice::{machine_key, DeviceChoice};
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("device-choice.json");
+    let adapter = compute::device(Compute::Wgpu)
+        .ok()
+        .and_then(|d| engine::ops::adapter_name(&d));
+    let keep = |cpu: f64, wgpu: f64| {
+        let choice = DeviceChoice {
+            machine: machine_key(adapter.as_deref()),
+            cpu_seconds: Some(cpu),
+            wgpu_seconds: Some(wgpu),
+        };
+        std::fs::write(&cache, serde_json::to_vec(&choice).unwrap()).unwrap();
+    };
+    keep(0.25, 9.0);
     let mut h = harness();
     let ctx = h.ctx.clone();
-    h.state_mut().start_warm_up(&ctx);
+    h.state_mut().device_choice_cache = Some(cache.clone());
+    h.state_mut().start_device_pick(&ctx);
     h.run_steps(1);
-    let status = "Preparing the GPU kernels for Segment in the background…";
+    let status = metakd_viewer::viewer::DEVICE_PICK_STATUS;
     assert!(h.query_by_label(status).is_some());
-    step_until(&mut h, 300, |v| v.warm_up.is_none());
+    step_until(&mut h, 300, |v| v.device_pick.is_none());
     assert!(h.query_by_label(status).is_none());
-    // On the CPU there is nothing to compile.
-    h.state_mut().segment.compute = engine::compute::Compute::Cpu;
-    h.state_mut().start_warm_up(&ctx);
-    assert!(h.state().warm_up.is_none());
+    assert_eq!(h.state().segment.compute, Compute::Cpu);
+    let measured = h.state().segment.measured.clone().unwrap();
+    assert!(measured.contains("CPU 0.25 s"), "{measured}");
+    // The user clicks CPU; a measurement that favours wgpu leaves it.
+    keep(9.0, 0.25);
+    h.get_by_label("CPU").click();
+    h.run_steps(1);
+    h.state_mut().start_device_pick(&ctx);
+    step_until(&mut h, 300, |v| v.device_pick.is_none());
+    assert_eq!(h.state().segment.compute, Compute::Cpu);
 }
 
 /// Steps the UI until `done` holds (or `seconds` pass), sleeping a little between frames.

@@ -46,7 +46,18 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("phantom", &["data", "study", "volume"]),
     ("model", &["atomic_file", "ops", "study"]),
     ("metrics", &["study"]),
-    ("infer", &["data", "metrics", "model", "prepare", "study"]),
+    (
+        "infer",
+        &[
+            "atomic_file",
+            "compute",
+            "data",
+            "metrics",
+            "model",
+            "prepare",
+            "study",
+        ],
+    ),
     (
         "train",
         &[

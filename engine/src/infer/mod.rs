@@ -11,6 +11,7 @@
 //! [`PostProcess`]; on by default), and turned into
 //! labels (ET → 4 or 3, TC without ET → 1, WT without TC → 2) outside of which the crop is 0.
 
+pub mod device_choice;
 pub mod eval;
 mod postprocess;
 mod window;
@@ -263,6 +264,21 @@ impl Segmenter {
             regions,
             availability,
         })
+    }
+
+    /// Seconds one batch of windows takes once the kernels are compiled: a [`warm_up`] run,
+    /// then the best of two timed ones.
+    ///
+    /// [`warm_up`]: Segmenter::warm_up
+    pub fn batch_seconds(&self) -> Result<f64, InferError> {
+        self.warm_up()?;
+        let mut best = f64::INFINITY;
+        for _ in 0..2 {
+            let started = std::time::Instant::now();
+            self.warm_up()?;
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        Ok(best)
     }
 
     /// Runs the network once on a batch of empty windows with every modality, so a wgpu device

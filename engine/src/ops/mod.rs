@@ -35,7 +35,7 @@ mod tuning;
 
 pub use extension::Conv3dBackend;
 pub use norm::{fuses_norm, instance_norm_leaky_relu, NormActBackend};
-pub use tuning::{set_tuning, tuning, Tuning};
+pub use tuning::{adapter_name, set_tuning, tuning, Tuning};
 
 use burn::backend::Dispatch;
 use burn::tensor::{Device, Tensor};

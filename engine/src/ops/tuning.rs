@@ -61,6 +61,16 @@ pub(super) fn lavapipe_tuned(tensor: &CubeTensor) -> bool {
     }
 }
 
+/// The adapter name of `device` when it is a cubecl device (e.g. `llvmpipe (LLVM 15.0.6, 256
+/// bits)` for lavapipe), with or without autodiff.
+pub fn adapter_name(device: &Device) -> Option<String> {
+    let inner = device.clone().inner();
+    let DispatchDevice::Cube(cube) = inner.as_dispatch() else {
+        return None;
+    };
+    Some(cube.client().properties().identity.name.clone())
+}
+
 /// Whether `device` (a cubecl device, with or without autodiff) takes the lavapipe choices;
 /// false for other devices.
 pub(super) fn device_lavapipe_tuned(device: &Device) -> bool {

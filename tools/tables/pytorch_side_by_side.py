@@ -18,7 +18,7 @@ import sys
 from _markdown import table
 
 RAW = pathlib.Path(
-    sys.argv[1] if len(sys.argv) > 1 else "docs/measurements/pytorch-side-by-side-2026-12-07"
+    sys.argv[1] if len(sys.argv) > 1 else "docs/measurements/pytorch-side-by-side-2026-12-07b"
 )
 METHODS = ["baseline", "metakd", "lckd", "gmd"]
 

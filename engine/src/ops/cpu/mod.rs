@@ -198,26 +198,12 @@ fn convolve(g: &Geometry, xp: &[f32], taps: &[f32]) -> Vec<f32> {
                     // (plane_rows stops at the last valid voxel of the padded plane), `rhs`
                     // depth·Co, `plane` rows·Co; strides match those extents.
                     unsafe {
-                        gemm::gemm(
-                            rows,
-                            g.co,
-                            depth,
-                            plane.as_mut_ptr(),
-                            rows as isize,
-                            1,
+                        product(
+                            [rows, g.co, depth],
+                            (plane.as_mut_ptr(), 1, rows),
                             !first,
-                            lhs.as_ptr(),
-                            1,
-                            (g.stride * g.ci) as isize,
-                            rhs.as_ptr(),
-                            1,
-                            g.co as isize,
-                            1.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
+                            (lhs.as_ptr(), g.stride * g.ci, 1),
+                            (rhs.as_ptr(), g.co, 1),
                         );
                     }
                 }
@@ -261,26 +247,12 @@ fn pointwise(
         // SAFETY: the task writes out[b, :, v0..v0 + rows], which no other task writes; src
         // holds c_in channels of `voxels` values from v0 on, m c_in · c_out values.
         unsafe {
-            gemm::gemm(
-                rows,
-                c_out,
-                c_in,
-                dst.at(b * c_out * voxels + v0),
-                voxels as isize,
-                1,
+            product(
+                [rows, c_out, c_in],
+                (dst.at(b * c_out * voxels + v0), 1, voxels),
                 false,
-                src.as_ptr(),
-                voxels as isize,
-                1,
-                m.as_ptr(),
-                m_strides[1] as isize,
-                m_strides[0] as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
+                (src.as_ptr(), 1, voxels),
+                (m.as_ptr(), m_strides[0], m_strides[1]),
             );
         }
     });
@@ -310,26 +282,12 @@ fn pointwise_weight_grad(
                 // SAFETY: acc is co × ci row-major; lhs (o, v) and rhs (v, i) stay inside batch
                 // b's channels over this chunk's voxels.
                 unsafe {
-                    gemm::gemm(
-                        co,
-                        ci,
-                        depth,
-                        acc.as_mut_ptr(),
-                        1,
-                        ci as isize,
+                    product(
+                        [co, ci, depth],
+                        (acc.as_mut_ptr(), ci, 1),
                         true,
-                        lhs.as_ptr(),
-                        1,
-                        voxels as isize,
-                        rhs.as_ptr(),
-                        voxels as isize,
-                        1,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                        (lhs.as_ptr(), voxels, 1),
+                        (rhs.as_ptr(), 1, voxels),
                     );
                 }
                 acc
@@ -378,26 +336,12 @@ fn scatter_columns(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
                 // SAFETY: cols is plane × width row-major; dY's plane (m, co) is read with
                 // column stride od·plane inside dy; per_tap is Co × width row-major.
                 unsafe {
-                    gemm::gemm(
-                        plane,
-                        width,
-                        g.co,
-                        cols.as_mut_ptr(),
-                        1,
-                        width as isize,
+                    product(
+                        [plane, width, g.co],
+                        (cols.as_mut_ptr(), width, 1),
                         false,
-                        dy_plane.as_ptr(),
-                        (od * plane) as isize,
-                        1,
-                        per_tap.as_ptr(),
-                        1,
-                        width as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                        (dy_plane.as_ptr(), 1, od * plane),
+                        (per_tap.as_ptr(), width, 1),
                     );
                 }
                 for y in 0..oh {
@@ -466,26 +410,12 @@ fn products_weight_sum(g: &Geometry, xp: &[f32], dy: &[f32]) -> Vec<f32> {
                         // depth × Co column-major, Lᵀ is read with row stride 1 and column
                         // stride s·Ci, dY is rows × Co column-major.
                         unsafe {
-                            gemm::gemm(
-                                depth,
-                                g.co,
-                                rows,
-                                dst.as_mut_ptr(),
-                                depth as isize,
-                                1,
+                            product(
+                                [depth, g.co, rows],
+                                (dst.as_mut_ptr(), 1, depth),
                                 true,
-                                lhs.as_ptr(),
-                                (g.stride * g.ci) as isize,
-                                1,
-                                dy_plane.as_ptr(),
-                                rows as isize,
-                                1,
-                                1.0,
-                                1.0,
-                                false,
-                                false,
-                                false,
-                                gemm::Parallelism::None,
+                                (lhs.as_ptr(), 1, g.stride * g.ci),
+                                (dy_plane.as_ptr(), 1, rows),
                             );
                         }
                     }
@@ -603,6 +533,43 @@ fn cropped_channels_first(padded: &[f32], g: &Geometry) -> Vec<f32> {
             }
         });
     out
+}
+
+/// One thread's `dst (m × n) = lhs (m × k) · rhs (k × n)`, or `dst +=` the product with
+/// `accumulate`, on the `gemm` crate; each matrix is its first value's pointer and its row and
+/// column strides in values (`(ptr, row_stride, column_stride)`).
+///
+/// # Safety
+/// Every element the strides address lies inside its buffer, and no other thread writes
+/// `dst`'s elements meanwhile.
+unsafe fn product(
+    [m, n, k]: [usize; 3],
+    dst: (*mut f32, usize, usize),
+    accumulate: bool,
+    lhs: (*const f32, usize, usize),
+    rhs: (*const f32, usize, usize),
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst.0,
+        dst.2 as isize,
+        dst.1 as isize,
+        accumulate,
+        lhs.0,
+        lhs.2 as isize,
+        lhs.1 as isize,
+        rhs.0,
+        rhs.2 as isize,
+        rhs.1 as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
 }
 
 /// A raw pointer into an output buffer of which parallel tasks write disjoint parts.

@@ -101,12 +101,16 @@ impl DevicePick {
                 .ok()
                 .and_then(|device| engine::ops::adapter_name(&device));
             let machine = device_choice::machine_key(adapter.as_deref());
+            let measured = std::cell::Cell::new(false);
             let choice = device_choice::load_or_measure(cache.as_deref(), &machine, |compute| {
+                measured.set(true);
                 open(compute)?.batch_seconds().map_err(|e| e.to_string())
             });
-            // A kept measurement compiled nothing. A failure shows when the user segments,
-            // with the device's own message.
-            let _ = open(choice.fastest()).map(|segmenter| segmenter.warm_up());
+            // Measuring compiled the kernels; a kept measurement did not. A failure shows
+            // when the user segments, with the device's own message.
+            if !measured.get() {
+                let _ = open(choice.fastest()).map(|segmenter| segmenter.warm_up());
+            }
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(choice);
             ctx.request_repaint();
         });

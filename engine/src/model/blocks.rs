@@ -117,21 +117,25 @@ pub(super) fn norm_act(
     slope: f64,
 ) -> Tensor<5> {
     let [n, c, _, _, _] = x.dims();
-    // The fused kernels index with u32, like the convolution kernels.
-    let fused = ops::fuses_norm(&x.device()) && x.dtype() == burn::tensor::DType::F32;
-    if fused && ops::indexable(x.shape().num_elements()) {
-        let device = x.device();
+    // The fused kernels index with u32, like the convolution kernels, and take f32 only.
+    let device = x.device();
+    if ops::fuses_norm(&device) && ops::indexable(x.shape().num_elements()) {
         let channel = |p: &Option<Param<Tensor<1>>>, fill: f32| match p {
             Some(p) => p.val().reshape([1, c]).expand([n, c]),
             None => Tensor::<2>::full([n, c], fill, &device),
         };
         let (gamma, beta) = (channel(&norm.gamma, 1.0), channel(&norm.beta, 0.0));
         // A per-sample affine after the norm's own: s·(γ·x̂ + β) + t.
-        let (gamma, beta) = match per_sample {
+        let (gamma, beta) = match per_sample.clone() {
             Some((s, t)) => (gamma * s.clone(), beta * s + t),
             None => (gamma, beta),
         };
-        return ops::instance_norm_leaky_relu(x, gamma, beta, norm.epsilon, slope);
+        let f32_only = [x.dtype(), gamma.dtype(), beta.dtype()]
+            .iter()
+            .all(|d| *d == burn::tensor::DType::F32);
+        if f32_only {
+            return ops::instance_norm_leaky_relu(x, gamma, beta, norm.epsilon, slope);
+        }
     }
     let y = norm.forward(x);
     let y = match per_sample {

@@ -67,9 +67,14 @@ pub fn indexable(elements: usize) -> bool {
 /// Whether the network should take these operations on `device`: our WGSL kernels on a cubecl
 /// device or our CPU path on Flex (on NdArray they would only wrap burn's own convolutions).
 pub fn runs_own_kernels(device: &Device) -> bool {
+    runs_wgsl(device) || runs_cpu_path(device)
+}
+
+/// Whether `device` runs our CPU path (burn's Flex backend), with or without autodiff.
+pub fn runs_cpu_path(device: &Device) -> bool {
     matches!(
         device.clone().inner().as_dispatch(),
-        burn::backend::DispatchDevice::Cube(_) | burn::backend::DispatchDevice::Flex(_)
+        burn::backend::DispatchDevice::Flex(_)
     )
 }
 

@@ -333,9 +333,8 @@ fn tile<const CO: usize, const MR: usize, const FMA: bool>(
     let mut acc = [[0.0f32; CO]; MR];
     for (t, &row) in rows.iter().enumerate() {
         let x = &xp[row + start..row + start + (MR - 1) * step + depth];
-        let w = &taps[t * depth * CO..(t + 1) * depth * CO];
-        for r in 0..depth {
-            let wv: &[f32; CO] = w[r * CO..(r + 1) * CO].try_into().expect("CO weights");
+        let (rows_of_w, _) = taps[t * depth * CO..(t + 1) * depth * CO].as_chunks::<CO>();
+        for (r, wv) in rows_of_w.iter().enumerate() {
             for (m, a) in acc.iter_mut().enumerate() {
                 let xv = x[m * step + r];
                 for c in 0..CO {
@@ -371,7 +370,7 @@ unsafe fn store<const CO: usize, const MR: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{channels_last_padded, forward_taps, Geometry};
+    use super::super::{channels_last_padded, kernel_rows, Geometry};
     use super::{convolve_on, covers_weight_grad, weight_grad, Isa};
     use crate::ops::reference;
 
@@ -416,7 +415,7 @@ mod tests {
                 .collect();
             let want_dw = reference::weight_grad(&r, &x, &dy);
             let xp = channels_last_padded(&x, 2, ci, input, 1);
-            let taps = forward_taps(&w, ci, co, 3);
+            let taps = kernel_rows(&w, ci, co, 3, false);
             if covers_weight_grad(&g) {
                 let sum = weight_grad(&g, &xp, &dy);
                 for (i, want) in want_dw.iter().enumerate() {

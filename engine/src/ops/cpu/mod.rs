@@ -30,7 +30,7 @@ mod direct;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Flex, TensorMetadata};
-use burn::tensor::{DType, TensorData};
+use burn::tensor::{DType, Shape, TensorData};
 use rayon::prelude::*;
 
 /// Whether this path takes a tensor of `dtype` (the network runs in f32; other types go to
@@ -54,7 +54,7 @@ pub fn forward(
         pointwise(&values(&x), &values(&weight), n, ci, co, d * h * w, [1, ci])
     } else {
         let xp = channels_last_padded(&values(&x), n, ci, g.input, padding);
-        let taps = forward_taps(&values(&weight), ci, co, k);
+        let taps = kernel_rows(&values(&weight), ci, co, k, false);
         convolve(&g, &xp, &taps)
     };
     tensor(y, [n, co, g.output[0], g.output[1], g.output[2]])
@@ -87,7 +87,7 @@ pub fn input_grad(
         let g = Geometry::new(n, co, ci, [od, oh, ow], k, 1, pad);
         debug_assert_eq!(g.output, input);
         let dyp = channels_last_padded(&values(&dy), n, co, g.input, pad);
-        let taps = flipped_taps(&values(&weight), ci, co, k);
+        let taps = kernel_rows(&values(&weight), ci, co, k, true);
         convolve(&g, &dyp, &taps)
     } else {
         let g = Geometry::new(n, ci, co, input, k, stride, padding);
@@ -446,37 +446,25 @@ fn taps_to_weights(g: &Geometry, sum: &[f32]) -> Vec<f32> {
     dw
 }
 
-/// The forward's per-kernel-row matrices: `taps[(kd·k + kh)][kw·Ci + ci][co] = w[co, ci, kd,
-/// kh, kw]`.
-fn forward_taps(w: &[f32], ci: usize, co: usize, k: usize) -> Vec<f32> {
+/// The products' per-kernel-row matrices of `w [co, ci, k, k, k]`:
+/// `taps[(kd·k + kh)][kw·Ci + ci][co] = w[co, ci, kd, kh, kw]` for the forward, and with
+/// `flip` those of the input gradient's forward (the kernel flipped in space, input and output
+/// channels swapped): `taps[(kd·k + kh)][kw·Co + co][ci] = w[co, ci, k−1−kd, k−1−kh, k−1−kw]`.
+fn kernel_rows(w: &[f32], ci: usize, co: usize, k: usize, flip: bool) -> Vec<f32> {
     let mut taps = vec![0.0f32; w.len()];
+    let tap = |t: usize| if flip { k - 1 - t } else { t };
     for o in 0..co {
         for i in 0..ci {
             for kd in 0..k {
                 for kh in 0..k {
                     for kw in 0..k {
-                        taps[(((kd * k + kh) * k + kw) * ci + i) * co + o] =
-                            w[(((o * ci + i) * k + kd) * k + kh) * k + kw];
-                    }
-                }
-            }
-        }
-    }
-    taps
-}
-
-/// [`forward_taps`] of the kernel flipped in space with input and output channels swapped:
-/// `taps[(kd·k + kh)][kw·Co + co][ci] = w[co, ci, k−1−kd, k−1−kh, k−1−kw]`.
-fn flipped_taps(w: &[f32], ci: usize, co: usize, k: usize) -> Vec<f32> {
-    let mut taps = vec![0.0f32; w.len()];
-    let f = |t: usize| k - 1 - t;
-    for o in 0..co {
-        for i in 0..ci {
-            for kd in 0..k {
-                for kh in 0..k {
-                    for kw in 0..k {
-                        taps[(((kd * k + kh) * k + kw) * co + o) * ci + i] =
-                            w[(((o * ci + i) * k + f(kd)) * k + f(kh)) * k + f(kw)];
+                        let row = (kd * k + kh) * k + kw;
+                        let at = if flip {
+                            (row * co + o) * ci + i
+                        } else {
+                            (row * ci + i) * co + o
+                        };
+                        taps[at] = w[(((o * ci + i) * k + tap(kd)) * k + tap(kh)) * k + tap(kw)];
                     }
                 }
             }
@@ -604,19 +592,22 @@ fn dims(t: &FloatTensor<Flex>) -> [usize; 5] {
     [s[0], s[1], s[2], s[3], s[4]]
 }
 
-/// `t`'s values in row-major order (a copy only when its layout is strided).
+/// `t`'s values in row-major order (a copy only when its layout is strided). Only for f32
+/// tensors: the convolutions check [`takes`] before coming here, and the network fuses the norm
+/// only for f32 tensors (`model::blocks::norm_act`).
 pub(super) fn values(t: &FloatTensor<Flex>) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(v) => std::borrow::Cow::Borrowed(v),
         None => std::borrow::Cow::Owned(
             t.to_contiguous()
                 .as_slice::<f32>()
-                .expect("a contiguous f32 tensor")
+                .expect("an f32 tensor (callers check the type)")
                 .to_vec(),
         ),
     }
 }
 
-fn tensor(values: Vec<f32>, shape: [usize; 5]) -> FloatTensor<Flex> {
+/// A Flex tensor of `values` in row-major order.
+pub(super) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FloatTensor<Flex> {
     Flex::float_from_data(TensorData::new(values, shape), &Default::default())
 }

@@ -5,14 +5,12 @@
 //! burn's own instance norm takes about ten passes and as many allocations for the same result.
 
 use super::NormActBackend;
-use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Flex, TensorMetadata};
-use burn::tensor::TensorData;
 use rayon::prelude::*;
 use std::borrow::Cow;
 
-use crate::ops::cpu::values;
+use crate::ops::cpu::{tensor, values};
 
 impl NormActBackend for Flex {
     fn instance_norm_leaky_relu(
@@ -66,7 +64,7 @@ impl NormActBackend for Flex {
                 *o = if a >= 0.0 { a } else { slope * a };
             }
         });
-        Flex::float_from_data(TensorData::new(out, shape), &Default::default())
+        tensor(out, shape)
     }
 
     fn instance_norm_grad_sums(
@@ -127,7 +125,7 @@ impl NormActBackend for Flex {
                 *o = c * (count * g - total_g - z * total_gz);
             }
         });
-        Flex::float_from_data(TensorData::new(out, shape), &Default::default())
+        tensor(out, shape)
     }
 }
 
@@ -203,6 +201,5 @@ fn plane_shape(x: &FloatTensor<Flex>) -> (usize, usize) {
 
 /// Per-plane pairs of `x` (of `x_shape`) as the `[N, C, 2]` tensor the trait returns.
 fn per_plane(values: Vec<f32>, x_shape: &burn::tensor::Shape) -> FloatTensor<Flex> {
-    let shape = [x_shape[0], x_shape[1], 2];
-    Flex::float_from_data(TensorData::new(values, shape), &Default::default())
+    tensor(values, [x_shape[0], x_shape[1], 2])
 }

@@ -19,8 +19,8 @@ mod autodiff;
 mod cpu;
 mod cube;
 
-use super::runs_wgsl;
 use super::tuning::device_lavapipe_tuned;
+use super::{runs_cpu_path, runs_wgsl};
 use burn::backend::{backend_extension, tensor::FloatTensor, Backend, Dispatch};
 use burn::tensor::{Device, Tensor};
 
@@ -75,11 +75,7 @@ pub trait NormActBackend: Backend {
 /// lavapipe tuning ([`super::Tuning`]) and the Flex CPU backend. Elsewhere it runs burn's own
 /// ops.
 pub fn fuses_norm(device: &Device) -> bool {
-    let flex = matches!(
-        device.clone().inner().as_dispatch(),
-        burn::backend::DispatchDevice::Flex(_)
-    );
-    flex || (runs_wgsl(device) && device_lavapipe_tuned(device))
+    runs_cpu_path(device) || (runs_wgsl(device) && device_lavapipe_tuned(device))
 }
 
 /// `LeakyReLU(γ · (x − μ) / √(σ² + ε) + β)` per (n, c) plane of `x [N, C, D, H, W]`, `gamma` and

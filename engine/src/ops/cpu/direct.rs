@@ -20,7 +20,7 @@
 //! and for the build's baseline; the tile sizes keep the accumulators within the vector
 //! registers of each.
 
-use super::{DisjointWrites, Geometry};
+use super::{written, DisjointWrites, Geometry};
 use rayon::prelude::*;
 
 /// Whether the kernel covers `co` output channels.
@@ -36,14 +36,15 @@ pub(super) fn convolve(g: &Geometry, xp: &[f32], taps: &[f32]) -> Vec<f32> {
 /// [`convolve`] with the code compiled for `isa` (which this CPU must have).
 fn convolve_on(isa: Isa, g: &Geometry, xp: &[f32], taps: &[f32]) -> Vec<f32> {
     let [od, oh, ow] = g.output;
-    let mut y = vec![0.0f32; g.n * g.co * od * oh * ow];
-    let out = DisjointWrites(y.as_mut_ptr());
-    (0..g.n * od).into_par_iter().for_each(|task| {
-        let (n, z) = (task / od, task % od);
-        // SAFETY: the ISA was detected on this CPU; the task writes only y[n, :, z, :, :].
-        unsafe { isa.plane(g, xp, taps, n, z, out) };
-    });
-    y
+    let fill = |out: DisjointWrites| {
+        (0..g.n * od).into_par_iter().for_each(|task| {
+            let (n, z) = (task / od, task % od);
+            // SAFETY: the ISA was detected on this CPU; the task writes only y[n, :, z, :, :].
+            unsafe { isa.plane(g, xp, taps, n, z, out) };
+        });
+    };
+    // SAFETY: each plane's tiles cover every voxel of every output channel.
+    unsafe { written(g.n * g.co * od * oh * ow, fill) }
 }
 
 /// Whether [`weight_grad`] takes `g` on this CPU: 8 or 16 output channels with AVX2 and FMA

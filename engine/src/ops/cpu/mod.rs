@@ -32,6 +32,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::{DType, Shape, TensorData};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Whether this path takes a tensor of `dtype` (the network runs in f32; other types go to
 /// burn's own convolutions).
@@ -183,43 +184,44 @@ fn convolve(g: &Geometry, xp: &[f32], taps: &[f32]) -> Vec<f32> {
     let [od, oh, ow] = g.output;
     let (rows, depth) = (g.plane_rows(), g.k * g.ci);
     let wp = g.padded[2];
-    let mut y = vec![0.0f32; g.n * g.co * od * oh * ow];
-    let out = DisjointWrites(y.as_mut_ptr());
-    (0..g.n * od).into_par_iter().for_each_init(
-        || vec![0.0f32; rows * g.co],
-        |plane, task| {
-            let (n, z) = (task / od, task % od);
-            for kd in 0..g.k {
-                for kh in 0..g.k {
-                    let lhs = &xp[g.input_row(n, z * g.stride + kd, kh)..];
-                    let rhs = &taps[(kd * g.k + kh) * depth * g.co..];
-                    let first = kd == 0 && kh == 0;
-                    // SAFETY: `lhs` holds rows·s·Ci + (k−1)·Ci + Ci values past its start
-                    // (plane_rows stops at the last valid voxel of the padded plane), `rhs`
-                    // depth·Co, `plane` rows·Co; strides match those extents.
-                    unsafe {
-                        product(
-                            [rows, g.co, depth],
-                            (plane.as_mut_ptr(), 1, rows),
-                            !first,
-                            (lhs.as_ptr(), g.stride * g.ci, 1),
-                            (rhs.as_ptr(), g.co, 1),
-                        );
+    let fill = |out: DisjointWrites| {
+        (0..g.n * od).into_par_iter().for_each_init(
+            || vec![0.0f32; rows * g.co],
+            |plane, task| {
+                let (n, z) = (task / od, task % od);
+                for kd in 0..g.k {
+                    for kh in 0..g.k {
+                        let lhs = &xp[g.input_row(n, z * g.stride + kd, kh)..];
+                        let rhs = &taps[(kd * g.k + kh) * depth * g.co..];
+                        let first = kd == 0 && kh == 0;
+                        // SAFETY: `lhs` holds rows·s·Ci + (k−1)·Ci + Ci values past its start
+                        // (plane_rows stops at the last valid voxel of the padded plane), `rhs`
+                        // depth·Co, `plane` rows·Co; strides match those extents.
+                        unsafe {
+                            product(
+                                [rows, g.co, depth],
+                                (plane.as_mut_ptr(), 1, rows),
+                                !first,
+                                (lhs.as_ptr(), g.stride * g.ci, 1),
+                                (rhs.as_ptr(), g.co, 1),
+                            );
+                        }
                     }
                 }
-            }
-            for c in 0..g.co {
-                let src = &plane[c * rows..];
-                let start = ((n * g.co + c) * od + z) * oh * ow;
-                for r in 0..oh {
-                    let row = &src[r * wp..r * wp + ow];
-                    // SAFETY: task (n, z) alone writes y[n, :, z, :, :].
-                    unsafe { out.write(start + r * ow, row) };
+                for c in 0..g.co {
+                    let src = &plane[c * rows..];
+                    let start = ((n * g.co + c) * od + z) * oh * ow;
+                    for r in 0..oh {
+                        let row = &src[r * wp..r * wp + ow];
+                        // SAFETY: task (n, z) alone writes y[n, :, z, :, :].
+                        unsafe { out.write(start + r * ow, row) };
+                    }
                 }
-            }
-        },
-    );
-    y
+            },
+        );
+    };
+    // SAFETY: the tasks together write every output voxel of every channel, each its own plane.
+    unsafe { written(g.n * g.co * od * oh * ow, fill) }
 }
 
 /// Voxels per task of the pointwise products (a few hundred KB of each operand).
@@ -237,26 +239,28 @@ fn pointwise(
     voxels: usize,
     m_strides: [usize; 2],
 ) -> Vec<f32> {
-    let mut out = vec![0.0f32; n * c_out * voxels];
-    let dst = DisjointWrites(out.as_mut_ptr());
     let chunks = voxels.div_ceil(POINTWISE_CHUNK);
-    (0..n * chunks).into_par_iter().for_each(|task| {
-        let (b, v0) = (task / chunks, (task % chunks) * POINTWISE_CHUNK);
-        let rows = POINTWISE_CHUNK.min(voxels - v0);
-        let src = &a[b * c_in * voxels + v0..];
-        // SAFETY: the task writes out[b, :, v0..v0 + rows], which no other task writes; src
-        // holds c_in channels of `voxels` values from v0 on, m c_in · c_out values.
-        unsafe {
-            product(
-                [rows, c_out, c_in],
-                (dst.at(b * c_out * voxels + v0), 1, voxels),
-                false,
-                (src.as_ptr(), 1, voxels),
-                (m.as_ptr(), m_strides[0], m_strides[1]),
-            );
-        }
-    });
-    out
+    let fill = |dst: DisjointWrites| {
+        (0..n * chunks).into_par_iter().for_each(|task| {
+            let (b, v0) = (task / chunks, (task % chunks) * POINTWISE_CHUNK);
+            let rows = POINTWISE_CHUNK.min(voxels - v0);
+            let src = &a[b * c_in * voxels + v0..];
+            // SAFETY: the task writes out[b, :, v0..v0 + rows], which no other task writes;
+            // src holds c_in channels of `voxels` values from v0 on, m c_in · c_out values.
+            unsafe {
+                product(
+                    [rows, c_out, c_in],
+                    (dst.at(b * c_out * voxels + v0), 1, voxels),
+                    false,
+                    (src.as_ptr(), 1, voxels),
+                    (m.as_ptr(), m_strides[0], m_strides[1]),
+                );
+            }
+        });
+    };
+    // SAFETY: the chunks cover every voxel of every batch, and the products (not accumulating)
+    // write all c_out channels of their voxels.
+    unsafe { written(n * c_out * voxels, fill) }
 }
 
 /// Weight gradient of the 1×1×1 convolution: `dW[o, i] = Σ_{b, v} dy[b, o, v] · x[b, i, v]`
@@ -478,13 +482,25 @@ fn channels_last_padded(x: &[f32], n: usize, c: usize, input: [usize; 3], pad: u
     let [d, h, w] = input;
     let [dp, hp, wp] = input.map(|s| s + 2 * pad);
     let plane = hp * wp * c;
-    let mut out = vec![0.0f32; n * dp * plane];
-    out.par_chunks_mut(plane)
+    let zero = MaybeUninit::new(0.0f32);
+    let mut out = Vec::with_capacity(n * dp * plane);
+    out.spare_capacity_mut()[..n * dp * plane]
+        .par_chunks_mut(plane)
         .enumerate()
         .for_each(|(task, dst)| {
             let (b, zp) = (task / dp, task % dp);
             if zp < pad || zp >= d + pad {
+                dst.fill(zero);
                 return;
+            }
+            // The padding of this plane: whole rows above and below, both ends of the others.
+            for (yp, row) in dst.chunks_mut(wp * c).enumerate() {
+                if yp < pad || yp >= h + pad {
+                    row.fill(zero);
+                } else {
+                    row[..pad * c].fill(zero);
+                    row[(w + pad) * c..].fill(zero);
+                }
             }
             let z = zp - pad;
             for ch in 0..c {
@@ -493,11 +509,13 @@ fn channels_last_padded(x: &[f32], n: usize, c: usize, input: [usize; 3], pad: u
                     let row = &src[y * w..(y + 1) * w];
                     let base = ((y + pad) * wp + pad) * c + ch;
                     for (i, &v) in row.iter().enumerate() {
-                        dst[base + i * c] = v;
+                        dst[base + i * c].write(v);
                     }
                 }
             }
         });
+    // SAFETY: every plane wrote its padding and, for each channel, every interior voxel.
+    unsafe { out.set_len(n * dp * plane) };
     out
 }
 
@@ -506,8 +524,10 @@ fn cropped_channels_first(padded: &[f32], g: &Geometry) -> Vec<f32> {
     let [d, h, w] = g.input;
     let [dp, hp, wp] = g.padded;
     let pad = (dp - d) / 2;
-    let mut out = vec![0.0f32; g.n * g.ci * d * h * w];
-    out.par_chunks_mut(d * h * w)
+    let len = g.n * g.ci * d * h * w;
+    let mut out = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(d * h * w)
         .enumerate()
         .for_each(|(task, dst)| {
             let (b, ch) = (task / g.ci, task % g.ci);
@@ -515,11 +535,13 @@ fn cropped_channels_first(padded: &[f32], g: &Geometry) -> Vec<f32> {
                 for y in 0..h {
                     let base = (((b * dp + z + pad) * hp + y + pad) * wp + pad) * g.ci + ch;
                     for x in 0..w {
-                        dst[(z * h + y) * w + x] = padded[base + x * g.ci];
+                        dst[(z * h + y) * w + x].write(padded[base + x * g.ci]);
                     }
                 }
             }
         });
+    // SAFETY: each (batch, channel) task wrote every voxel of its volume.
+    unsafe { out.set_len(len) };
     out
 }
 
@@ -558,6 +580,19 @@ unsafe fn product(
         false,
         gemm::Parallelism::None,
     );
+}
+
+/// A fresh buffer of `len` values filled by `fill` through the pointer it is given, without a
+/// zero-fill first (these buffers are tens of megabytes per layer).
+///
+/// # Safety
+/// `fill` writes every one of the `len` values, each task its own part.
+unsafe fn written(len: usize, fill: impl FnOnce(DisjointWrites)) -> Vec<f32> {
+    let mut buffer = Vec::with_capacity(len);
+    fill(DisjointWrites(buffer.as_mut_ptr()));
+    // SAFETY: the caller's `fill` wrote all `len` values.
+    unsafe { buffer.set_len(len) };
+    buffer
 }
 
 /// A raw pointer into an output buffer of which parallel tasks write disjoint parts.

@@ -1,6 +1,6 @@
 //! [`NormActBackend`] for burn's `Autodiff<B, C>`: the forward keeps `x`, the statistics, `γ`
-//! and `β`; the backward step computes the plane sums once and registers `dx`, `dγ = Σ g·z` and
-//! `dβ = Σ g`. The other operations are not differentiated (they are the backward pass).
+//! and `β`; the backward step runs the inner backend's backward pass once and registers `dx`,
+//! `dγ = Σ g·z` and `dβ = Σ g`. The other operations are not differentiated (they are the backward pass).
 
 use super::NormActBackend;
 use burn::backend::autodiff::{
@@ -32,14 +32,7 @@ impl<B: Backend + NormActBackend> Backward<B, 3> for NormBackward {
         let (x, stats, gamma, beta) = ops.state;
         let shape = x.shape();
         let (n, c) = (shape[0], shape[1]);
-        let sums = B::instance_norm_grad_sums(
-            x.clone(),
-            stats.clone(),
-            gamma.clone(),
-            beta.clone(),
-            grad.clone(),
-            self.slope,
-        );
+        let (sums, dx) = B::instance_norm_backward(x, stats, gamma, beta, grad, self.slope);
         // Σ g·z (dγ) is sums[.., .., 0], Σ g (dβ) is sums[.., .., 1].
         let part = |k: usize| {
             let slices = [Slice::from(0..n), Slice::from(0..c), Slice::from(k..k + 1)];
@@ -55,7 +48,6 @@ impl<B: Backend + NormActBackend> Backward<B, 3> for NormBackward {
             grads.register::<B>(node.id, part(1));
         }
         if let Some(node) = node_x {
-            let dx = B::instance_norm_input_grad(x, stats, gamma, beta, grad, sums, self.slope);
             grads.register::<B>(node.id, dx);
         }
     }
@@ -131,41 +123,22 @@ impl<B: Backend + NormActBackend, C: CheckpointStrategy> NormActBackend for Auto
         ))
     }
 
-    fn instance_norm_grad_sums(
+    fn instance_norm_backward(
         x: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         slope: f64,
-    ) -> FloatTensor<Self> {
-        untracked::<B, C>(B::instance_norm_grad_sums(
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (sums, dx) = B::instance_norm_backward(
             inner::<B, C>(x),
             inner::<B, C>(stats),
             inner::<B, C>(gamma),
             inner::<B, C>(beta),
             inner::<B, C>(dy),
             slope,
-        ))
-    }
-
-    fn instance_norm_input_grad(
-        x: FloatTensor<Self>,
-        stats: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        dy: FloatTensor<Self>,
-        sums: FloatTensor<Self>,
-        slope: f64,
-    ) -> FloatTensor<Self> {
-        untracked::<B, C>(B::instance_norm_input_grad(
-            inner::<B, C>(x),
-            inner::<B, C>(stats),
-            inner::<B, C>(gamma),
-            inner::<B, C>(beta),
-            inner::<B, C>(dy),
-            inner::<B, C>(sums),
-            slope,
-        ))
+        );
+        (untracked::<B, C>(sums), untracked::<B, C>(dx))
     }
 }

@@ -1,14 +1,18 @@
 //! [`NormActBackend`] for burn's Flex CPU backend: the WGSL kernels' formulas
 //! (`shaders/instance_norm.wgsl`) as loops over the `(n, c)` planes, one plane per rayon task,
 //! each step one pass over the plane (sums in 16 independent f32 lanes per block of 1024 values,
-//! blocks added in f64; the statistics from a shifted origin, as the shader takes them).
-//! burn's own instance norm takes about ten passes and as many allocations for the same result.
+//! blocks added in f64; the statistics from a shifted origin, as the shader takes them). The
+//! backward pass computes a plane's two sums and then its input gradient in the same task, so
+//! the second pass reads the plane from cache. Outputs are written once, without a zero-fill
+//! first ([`filled_planes`]). burn's own instance norm takes about ten passes and as many
+//! allocations for the same result.
 
 use super::NormActBackend;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Flex, TensorMetadata};
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 use crate::ops::cpu::{tensor, values};
 
@@ -56,76 +60,61 @@ impl NormActBackend for Flex {
         let affine = Affine::new(&stats, &gamma, &beta);
         let x = values(&x);
         let slope = slope as f32;
-        let mut out = vec![0.0f32; planes * plane];
-        out.par_chunks_mut(plane).enumerate().for_each(|(p, o)| {
-            let (scale, offset) = affine.of(p);
-            for (o, &v) in o.iter_mut().zip(&x[p * plane..]) {
-                let a = v * scale + offset;
-                *o = if a >= 0.0 { a } else { slope * a };
-            }
-        });
+        // SAFETY: each plane's loop writes every value of its chunk (a zip with the plane of x).
+        let (out, _) = unsafe {
+            filled_planes(planes, plane, |p, o| {
+                let (scale, offset) = affine.of(p);
+                for (o, &v) in o.iter_mut().zip(&x[p * plane..(p + 1) * plane]) {
+                    let a = v * scale + offset;
+                    o.write(if a >= 0.0 { a } else { slope * a });
+                }
+            })
+        };
         tensor(out, shape)
     }
 
-    fn instance_norm_grad_sums(
+    fn instance_norm_backward(
         x: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         slope: f64,
-    ) -> FloatTensor<Self> {
-        let x_shape = x.shape();
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let shape = x.shape();
         let (planes, plane) = plane_shape(&x);
         let affine = Affine::new(&stats, &gamma, &beta);
         let (x, dy) = (values(&x), values(&dy));
         let slope = slope as f32;
-        let mut out = vec![0.0f32; planes * 2];
-        out.par_chunks_mut(2).enumerate().for_each(|(p, o)| {
-            let (scale, offset) = affine.of(p);
-            let (mean, rstd) = affine.stats(p);
-            let range = p * plane..(p + 1) * plane;
-            let (sgz, sg) = plane_sums(&x[range.clone()], &dy[range], |v, d| {
-                let a = v * scale + offset;
-                let g = d * if a > 0.0 { 1.0 } else { slope };
-                (g * (v - mean) * rstd, g)
-            });
-            o[0] = sgz as f32;
-            o[1] = sg as f32;
-        });
-        per_plane(out, &x_shape)
-    }
-
-    fn instance_norm_input_grad(
-        x: FloatTensor<Self>,
-        stats: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        dy: FloatTensor<Self>,
-        sums: FloatTensor<Self>,
-        slope: f64,
-    ) -> FloatTensor<Self> {
-        let shape = x.shape();
-        let (planes, plane) = plane_shape(&x);
-        let affine = Affine::new(&stats, &gamma, &beta);
-        let (x, dy, sums) = (values(&x), values(&dy), values(&sums));
-        let slope = slope as f32;
         let count = plane as f32;
-        let mut out = vec![0.0f32; planes * plane];
-        out.par_chunks_mut(plane).enumerate().for_each(|(p, o)| {
-            let (scale, offset) = affine.of(p);
-            let (mean, rstd) = affine.stats(p);
-            let (total_gz, total_g) = (sums[2 * p], sums[2 * p + 1]);
-            let c = scale / count;
-            let range = p * plane..(p + 1) * plane;
-            for ((o, &v), &d) in o.iter_mut().zip(&x[range.clone()]).zip(&dy[range]) {
-                let a = v * scale + offset;
-                let g = d * if a > 0.0 { 1.0 } else { slope };
-                let z = (v - mean) * rstd;
-                *o = c * (count * g - total_g - z * total_gz);
-            }
-        });
-        tensor(out, shape)
+        // SAFETY: each plane's loop writes every value of its chunk (a zip with the plane-long
+        // slices of x and dy).
+        let (dx, sums) = unsafe {
+            filled_planes(planes, plane, |p, o| {
+                let (scale, offset) = affine.of(p);
+                let (mean, rstd) = affine.stats(p);
+                let range = p * plane..(p + 1) * plane;
+                let (xs, ds) = (&x[range.clone()], &dy[range]);
+                // g = dy · LeakyReLU'(a).
+                let g = |v: f32, d: f32| {
+                    let a = v * scale + offset;
+                    d * if a > 0.0 { 1.0 } else { slope }
+                };
+                let (sgz, sg) = plane_sums(xs, ds, |v, d| {
+                    let g = g(v, d);
+                    (g * (v - mean) * rstd, g)
+                });
+                let (total_gz, total_g) = (sgz as f32, sg as f32);
+                let c = scale / count;
+                for ((o, &v), &d) in o.iter_mut().zip(xs).zip(ds) {
+                    let z = (v - mean) * rstd;
+                    o.write(c * (count * g(v, d) - total_g - z * total_gz));
+                }
+                [total_gz, total_g]
+            })
+        };
+        let sums = sums.into_iter().flatten().collect();
+        (per_plane(sums, &shape), tensor(dx, shape))
     }
 }
 
@@ -190,6 +179,29 @@ fn plane_sums(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64,
         total1 += s1.iter().map(|&v| v as f64).sum::<f64>();
     }
     (total0, total1)
+}
+
+/// `planes · plane` values written in parallel, plane `p` by `fill(p, its chunk)`, with what
+/// each call returns. No zero-fill first: these buffers are tens of megabytes per layer and
+/// every value is written once.
+///
+/// # Safety
+/// `fill` must write every element of the chunk it is given.
+unsafe fn filled_planes<R: Send>(
+    planes: usize,
+    plane: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) -> R + Sync,
+) -> (Vec<f32>, Vec<R>) {
+    let len = planes * plane;
+    let mut out = Vec::with_capacity(len);
+    let results = out.spare_capacity_mut()[..len]
+        .par_chunks_mut(plane)
+        .enumerate()
+        .map(|(p, chunk)| fill(p, chunk))
+        .collect();
+    // SAFETY: the caller's `fill` wrote every element of every chunk.
+    unsafe { out.set_len(len) };
+    (out, results)
 }
 
 /// Number of `(n, c)` planes of `x [N, C, ...]` and voxels per plane.

@@ -41,7 +41,7 @@ impl KernelSource for Step {
 }
 
 /// The tensors a launch reads besides `x` (absent ones are bound to `x`, never read).
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Inputs {
     stats: Option<CubeTensor>,
     gamma: Option<CubeTensor>,
@@ -142,42 +142,32 @@ impl NormActBackend for CubeBackend {
         launch(Step::Apply, x, inputs, shape, 0.0, slope)
     }
 
-    fn instance_norm_grad_sums(
+    fn instance_norm_backward(
         x: CubeTensor,
         stats: CubeTensor,
         gamma: CubeTensor,
         beta: CubeTensor,
         dy: CubeTensor,
         slope: f64,
-    ) -> CubeTensor {
-        let shape = per_plane(&x);
-        let inputs = Inputs {
+    ) -> (CubeTensor, CubeTensor) {
+        let mut inputs = Inputs {
             stats: Some(stats),
             gamma: Some(gamma),
             beta: Some(beta),
             dy: Some(dy),
             sums: None,
         };
-        launch(Step::GradSums, x, inputs, shape, 0.0, slope)
-    }
-
-    fn instance_norm_input_grad(
-        x: CubeTensor,
-        stats: CubeTensor,
-        gamma: CubeTensor,
-        beta: CubeTensor,
-        dy: CubeTensor,
-        sums: CubeTensor,
-        slope: f64,
-    ) -> CubeTensor {
+        let sums = launch(
+            Step::GradSums,
+            x.clone(),
+            inputs.clone(),
+            per_plane(&x),
+            0.0,
+            slope,
+        );
+        inputs.sums = Some(sums.clone());
         let shape = x.shape().to_vec();
-        let inputs = Inputs {
-            stats: Some(stats),
-            gamma: Some(gamma),
-            beta: Some(beta),
-            dy: Some(dy),
-            sums: Some(sums),
-        };
-        launch(Step::InputGrad, x, inputs, shape, 0.0, slope)
+        let dx = launch(Step::InputGrad, x, inputs, shape, 0.0, slope);
+        (sums, dx)
     }
 }

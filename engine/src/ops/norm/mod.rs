@@ -11,9 +11,9 @@
 //!
 //! One backend extension, [`NormActBackend`], on cubecl devices and Flex (with and without
 //! autodiff):
-//! statistics, forward, the two plane sums of the backward pass and the input gradient; the
-//! autodiff step registers `dx`, `dγ = Σ g·z` and `dβ = Σ g` (`g = dy · act'(a)`,
-//! `z = (x − μ)/σ`).
+//! statistics, forward, and the backward pass as one operation (the two plane sums and the
+//! input gradient, so the CPU computes both while a plane is in cache); the autodiff step
+//! registers `dx`, `dγ = Σ g·z` and `dβ = Σ g` (`g = dy · act'(a)`, `z = (x − μ)/σ`).
 
 mod autodiff;
 mod cpu;
@@ -49,26 +49,16 @@ pub trait NormActBackend: Backend {
         slope: f64,
     ) -> FloatTensor<Self>;
 
-    /// Σ g·z and Σ g of each plane for the output gradient `dy`.
-    fn instance_norm_grad_sums(
+    /// The backward pass for the output gradient `dy`: `(sums, dx)`, the plane sums Σ g·z and
+    /// Σ g (`[N, C, 2]`) and `dx = γ/(σ M) · (M g − Σ g − z Σ g·z)`, M the plane's voxels.
+    fn instance_norm_backward(
         x: FloatTensor<Self>,
         stats: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         slope: f64,
-    ) -> FloatTensor<Self>;
-
-    /// `dx = γ/(σ M) · (M g − Σ g − z Σ g·z)`, M the plane's voxels.
-    fn instance_norm_input_grad(
-        x: FloatTensor<Self>,
-        stats: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        dy: FloatTensor<Self>,
-        sums: FloatTensor<Self>,
-        slope: f64,
-    ) -> FloatTensor<Self>;
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// Whether the network fuses `norm → LeakyReLU` on `device`: cubecl devices that take the

@@ -241,10 +241,11 @@ fn long_rows() {
     }
 }
 
-/// The CPU path's direct kernel (8 or 16 output channels): rows of whole register tiles plus a
-/// remainder, at stride 1 and 2, and through the stride-1 input gradient (8 input channels).
+/// The CPU path's register-tile kernels: the row kernel (stride 1, 8 or 16 output channels) and
+/// the direct kernel (stride 2), rows of whole tiles plus a remainder, and through the stride-1
+/// input gradient (8 input channels).
 #[test]
-fn cpu_path_direct_kernel_rows() {
+fn cpu_path_register_tile_kernels() {
     let cpu = Device::flex();
     Case::new(1, 3, 8, [3, 4, 29], 3, 1, 1).check_on(&cpu);
     Case::new(1, 16, 16, [2, 3, 27], 3, 1, 1).check_on(&cpu);

@@ -1,5 +1,7 @@
-//! The direct-convolution micro-kernel of the CPU path, for layers with 8 or 16 output channels
-//! (the `desktop` network's full-resolution levels, where most of its arithmetic is).
+//! The direct-convolution micro-kernel of the CPU path, for strided layers with 8 or 16 output
+//! channels (the `desktop` network's downsampling at full resolution; stride-1 layers take the
+//! row kernel of [`super::rows`] where the CPU has AVX2 or AVX-512), and the weight gradient of
+//! such layers.
 //!
 //! A matrix-product library packs its operands before multiplying; with so few output channels
 //! that packing copies the input once per kernel row and costs as much as the products (it was
@@ -201,7 +203,7 @@ unsafe fn weight_block<const V: usize, const RB: usize>(
 
 /// The instruction sets the kernel is compiled for.
 #[derive(Clone, Copy, Debug)]
-enum Isa {
+pub(super) enum Isa {
     #[cfg(target_arch = "x86_64")]
     Avx512,
     #[cfg(target_arch = "x86_64")]
@@ -210,7 +212,7 @@ enum Isa {
 }
 
 impl Isa {
-    fn detect() -> Isa {
+    pub(super) fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
@@ -223,6 +225,24 @@ impl Isa {
             }
         }
         Isa::Baseline
+    }
+
+    /// Every ISA this CPU can run (the baseline always), for tests of each build.
+    #[cfg(test)]
+    pub(super) fn available() -> Vec<Isa> {
+        let mut isas = vec![Isa::Baseline];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                isas.push(Isa::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+        }
+        isas
     }
 
     /// One output plane `(n, z)`.
@@ -379,18 +399,7 @@ mod tests {
     /// (where it runs) against the f64 reference.
     #[test]
     fn every_variant_matches_the_reference() {
-        let mut isas = vec![Isa::Baseline];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                isas.push(Isa::Avx2);
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                isas.push(Isa::Avx512);
-            }
-        }
+        let isas = Isa::available();
         for (ci, co, stride) in [(3, 8, 1), (5, 16, 2), (16, 8, 1), (4, 8, 2)] {
             let input = [3, 4, 27];
             let g = Geometry::new(2, ci, co, input, 3, stride, 1);

@@ -11,11 +11,13 @@
 //! `Y[m, co] += L_{kd,kh} · W_{kd,kh}` into a channel-major buffer whose valid rows are copied
 //! straight into the NCDHW result.
 //!
-//! * forward: as above, parallel over `(n, od)` planes; with 8 or 16 output channels the
-//!   direct micro-kernel of [`direct`] instead of the products (it skips their packing).
+//! * forward: as above, parallel over `(n, od)` planes; at stride 1 with a multiple of 8 output
+//!   channels the row kernel of [`rows`] instead (vectors along a row of output voxels, on a
+//!   channels-first padded copy), at stride 2 with 8 or 16 output channels the direct
+//!   micro-kernel of [`direct`] (both skip the products' packing).
 //! * 1×1×1 kernels at stride 1: all three operations are products on the NCDHW data itself.
 //! * input gradient, stride 1: the forward of `dy` with the kernel flipped and its channels
-//!   swapped, padding `k − 1 − p`.
+//!   swapped, padding `k − 1 − p` (so the row kernel where it applies).
 //! * input gradient, stride 2 (the encoder's downsampling and the decoder's 2×2×2 upsampling):
 //!   per output plane one product `cols = dY · W`, then each tap's columns added into its input
 //!   voxels (col2im); planes whose taps overlap run in separate phases.
@@ -26,6 +28,7 @@
 //! Tested against the f64 reference in `engine/tests/conv3d.rs`, like the WGSL kernels.
 
 mod direct;
+mod rows;
 
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
@@ -53,6 +56,8 @@ pub fn forward(
     let y = if g.pointwise() {
         // Y_n = X_n · Wᵀ straight on NCDHW: (voxels × Ci) · (Ci × Co).
         pointwise(&values(&x), &values(&weight), n, ci, co, d * h * w, [1, ci])
+    } else if rows::covers(&g) {
+        rows::convolve(&g, &values(&x), &values(&weight), false)
     } else {
         let xp = channels_last_padded(&values(&x), n, ci, g.input, padding);
         let taps = kernel_rows(&values(&weight), ci, co, k, false);
@@ -87,9 +92,13 @@ pub fn input_grad(
         let pad = k - 1 - padding;
         let g = Geometry::new(n, co, ci, [od, oh, ow], k, 1, pad);
         debug_assert_eq!(g.output, input);
-        let dyp = channels_last_padded(&values(&dy), n, co, g.input, pad);
-        let taps = kernel_rows(&values(&weight), ci, co, k, true);
-        convolve(&g, &dyp, &taps)
+        if rows::covers(&g) {
+            rows::convolve(&g, &values(&dy), &values(&weight), true)
+        } else {
+            let dyp = channels_last_padded(&values(&dy), n, co, g.input, pad);
+            let taps = kernel_rows(&values(&weight), ci, co, k, true);
+            convolve(&g, &dyp, &taps)
+        }
     } else {
         let g = Geometry::new(n, ci, co, input, k, stride, padding);
         debug_assert_eq!(g.output, [od, oh, ow]);

@@ -241,15 +241,17 @@ fn long_rows() {
     }
 }
 
-/// The CPU path's register-tile kernels: the row kernel (stride 1, 8 or 16 output channels) and
-/// the direct kernel (stride 2), rows of whole tiles plus a remainder, and through the stride-1
-/// input gradient (8 input channels).
+/// The CPU path's register-tile kernels: the row kernel (multiples of 8 output channels; stride 1,
+/// and stride 2 on output rows of 16 voxels or more with AVX-512) and the direct kernel (stride
+/// 2, shorter rows or no AVX-512), rows of whole tiles plus a remainder, and through the
+/// stride-1 input gradient (8 input channels).
 #[test]
 fn cpu_path_register_tile_kernels() {
     let cpu = Device::flex();
     Case::new(1, 3, 8, [3, 4, 29], 3, 1, 1).check_on(&cpu);
     Case::new(1, 16, 16, [2, 3, 27], 3, 1, 1).check_on(&cpu);
     Case::new(1, 4, 16, [3, 5, 30], 3, 2, 1).check_on(&cpu);
+    Case::new(1, 4, 16, [3, 5, 70], 3, 2, 1).check_on(&cpu);
     Case::new(2, 8, 3, [3, 2, 26], 3, 1, 1).check_on(&cpu);
     Case::new(1, 1, 8, [4, 4, 24], 3, 1, 0).check_on(&cpu);
 }

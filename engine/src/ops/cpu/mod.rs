@@ -11,10 +11,11 @@
 //! `Y[m, co] += L_{kd,kh} · W_{kd,kh}` into a channel-major buffer whose valid rows are copied
 //! straight into the NCDHW result.
 //!
-//! * forward: as above, parallel over `(n, od)` planes; at stride 1 with a multiple of 8 output
-//!   channels the row kernel of [`rows`] instead (vectors along a row of output voxels, on a
-//!   channels-first padded copy), at stride 2 with 8 or 16 output channels the direct
-//!   micro-kernel of [`direct`] (both skip the products' packing).
+//! * forward: as above, parallel over `(n, od)` planes; with a multiple of 8 output channels
+//!   the row kernel of [`rows`] instead (vectors along a row of output voxels, on a
+//!   channels-first padded copy; stride 1, or stride 2 on rows of 16 or more with AVX-512),
+//!   else with 8 or 16 output channels the direct micro-kernel of [`direct`] (both skip the
+//!   products' packing).
 //! * 1×1×1 kernels at stride 1: all three operations are products on the NCDHW data itself.
 //! * input gradient, stride 1: the forward of `dy` with the kernel flipped and its channels
 //!   swapped, padding `k − 1 − p` (so the row kernel where it applies).

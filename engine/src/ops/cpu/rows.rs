@@ -21,10 +21,19 @@ use std::mem::MaybeUninit;
 /// Output channels per register tile.
 const GROUP: usize = 8;
 
-/// Whether the row kernel takes `g` on this CPU: stride 1, a multiple of 8 output channels, and
-/// AVX2 with FMA or AVX-512 (elsewhere the other paths are faster than its one-voxel loop).
+/// Whether the row kernel takes `g` on this CPU: a multiple of 8 output channels, at stride 1
+/// with AVX2 and FMA or AVX-512, at stride 2 with AVX-512 and output rows of at least 16 voxels
+/// (elsewhere the other paths are faster than its one-voxel loop, and `bench conv3d` measured
+/// the products ahead on rows of 6).
 pub(super) fn covers(g: &Geometry) -> bool {
-    g.stride == 1 && g.co.is_multiple_of(GROUP) && !matches!(Isa::detect(), Isa::Baseline)
+    let isa = Isa::detect();
+    g.co.is_multiple_of(GROUP)
+        && match g.stride {
+            1 => !matches!(isa, Isa::Baseline),
+            #[cfg(target_arch = "x86_64")]
+            2 => matches!(isa, Isa::Avx512) && g.output[2] >= 16,
+            _ => false,
+        }
 }
 
 /// `y = conv(x, w)` of `g` ([`covers`]) for NCDHW `x`, as NCDHW. With `flip` the kernel is
@@ -37,7 +46,7 @@ pub(super) fn convolve(g: &Geometry, x: &[f32], w: &[f32], flip: bool) -> Vec<f3
 /// [`convolve`] with the code compiled for `isa` (which this CPU must have).
 pub(super) fn convolve_on(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], flip: bool) -> Vec<f32> {
     assert!(
-        g.stride == 1 && g.co.is_multiple_of(GROUP),
+        g.stride <= 2 && g.co.is_multiple_of(GROUP) && (g.stride == 1 || !flip),
         "the row kernel does not take {g:?}"
     );
     let pad = (g.padded[0] - g.input[0]) / 2;
@@ -132,11 +141,13 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
-    /// Start of padded input row `(i, z + kd, r + kh)` at padded column `x0`.
+    /// Where the inputs of output voxel `x` start in padded input row
+    /// `(i, z·s + kd, r·s + kh)`.
     #[inline(always)]
-    fn input(&self, g: &Geometry, i: usize, kd: usize, kh: usize, x0: usize) -> usize {
+    fn input(&self, g: &Geometry, i: usize, kd: usize, kh: usize, x: usize) -> usize {
         let [dp, hp, wp] = g.padded;
-        (((self.n * g.ci + i) * dp + self.z + kd) * hp + self.r + kh) * wp + x0
+        let s = g.stride;
+        (((self.n * g.ci + i) * dp + self.z * s + kd) * hp + self.r * s + kh) * wp + x * s
     }
 
     /// The 8 weights of each tap `kw` of input channel `i`, kernel row `(kd, kh)`.
@@ -167,29 +178,50 @@ fn each_row(g: &Geometry, taps: &[f32], n: usize, z: usize, mut row: impl FnMut(
 }
 
 /// Plane `(n, z)` in tiles of 32 voxels (two AVX-512 vectors per channel), then 16, then one
-/// masked tile for the rest of a row.
+/// masked tile for the rest of a row; stride 1 or 2.
 ///
 /// # Safety
 /// The CPU has AVX-512F; no other task writes `y[n, :, z, :, :]`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn avx512(g: &Geometry, xp: &[f32], taps: &[f32], n: usize, z: usize, y: DisjointWrites) {
+    match g.stride {
+        1 => avx512_rows::<1>(g, xp, taps, n, z, y),
+        _ => avx512_rows::<2>(g, xp, taps, n, z, y),
+    }
+}
+
+/// [`avx512`] at stride `S`.
+///
+/// # Safety
+/// As [`avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn avx512_rows<const S: usize>(
+    g: &Geometry,
+    xp: &[f32],
+    taps: &[f32],
+    n: usize,
+    z: usize,
+    y: DisjointWrites,
+) {
     let ow = g.output[2];
     each_row(g, taps, n, z, |row| {
         let mut x = 0;
         while x + 32 <= ow {
-            vector_tile_avx512::<2>(g, xp, row, x, 16, y);
+            vector_tile_avx512::<2, S>(g, xp, row, x, 16, y);
             x += 32;
         }
         while x < ow {
             let lanes = (ow - x).min(16);
-            vector_tile_avx512::<1>(g, xp, row, x, lanes, y);
+            vector_tile_avx512::<1, S>(g, xp, row, x, lanes, y);
             x += lanes;
         }
     });
 }
 
-/// Plane `(n, z)` in tiles of 8 voxels (one AVX2 vector per channel), then single voxels.
+/// Plane `(n, z)` in tiles of 8 voxels (one AVX2 vector per channel), then single voxels; at
+/// stride 2 single voxels only (the tests run it; [`covers`] sends such layers elsewhere).
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; no other task writes `y[n, :, z, :, :]`.
@@ -199,7 +231,7 @@ unsafe fn avx2(g: &Geometry, xp: &[f32], taps: &[f32], n: usize, z: usize, y: Di
     let ow = g.output[2];
     each_row(g, taps, n, z, |row| {
         let mut x = 0;
-        while x + 8 <= ow {
+        while g.stride == 1 && x + 8 <= ow {
             vector_tile_avx2(g, xp, row, x, y);
             x += 8;
         }
@@ -218,15 +250,16 @@ unsafe fn baseline(g: &Geometry, xp: &[f32], taps: &[f32], n: usize, z: usize, y
     });
 }
 
-/// Voxels `x0..x0 + 16·(V − 1) + lanes` of `row` in its 8 channels, `V` AVX-512 vectors per
-/// channel (the last with `lanes` of its 16 voxels, by masked loads and stores), stored
-/// straight to `y`.
+/// Voxels `x0..x0 + 16·(V − 1) + lanes` of `row` in its 8 channels at stride `S` (1 or 2), `V`
+/// AVX-512 vectors per channel (the last with `lanes` of its 16 voxels, by masked loads and
+/// stores), stored straight to `y`. At stride 2 a vector's inputs are the even elements of two
+/// loads, gathered by one permutation.
 ///
 /// # Safety
 /// As [`avx512`]; the voxels lie inside the row.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn vector_tile_avx512<const V: usize>(
+unsafe fn vector_tile_avx512<const V: usize, const S: usize>(
     g: &Geometry,
     xp: &[f32],
     row: Row,
@@ -236,21 +269,34 @@ unsafe fn vector_tile_avx512<const V: usize>(
 ) {
     use std::arch::x86_64::*;
     let k = g.k;
-    let last: __mmask16 = if lanes >= 16 {
-        0xffff
-    } else {
-        (1u16 << lanes) - 1
+    let low_bits = |count: usize| -> __mmask16 {
+        if count >= 16 {
+            0xffff
+        } else {
+            (1u16 << count) - 1
+        }
     };
-    let mask = |v: usize| if v + 1 == V { last } else { 0xffff };
+    // Vector v's voxels, and the input elements they read from its first one (per tap).
+    let voxels = |v: usize| if v + 1 == V { lanes } else { 16 };
+    let needed = |v: usize| S * (voxels(v) - 1) + 1;
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let mut acc = [[_mm512_setzero_ps(); V]; GROUP];
     for i in 0..g.ci {
         for kd in 0..k {
             for kh in 0..k {
                 let start = row.input(g, i, kd, kh, x0);
-                let inputs = &xp[start..start + 16 * (V - 1) + lanes + k - 1];
+                let inputs = &xp[start..start + S * 16 * (V - 1) + needed(V - 1) + k - 1];
                 for (kw, wv) in row.weights(g, i, kd, kh).iter().enumerate() {
                     let xs: [__m512; V] = std::array::from_fn(|v| {
-                        _mm512_maskz_loadu_ps(mask(v), inputs[kw + 16 * v..].as_ptr())
+                        let at = inputs[kw + S * 16 * v..].as_ptr();
+                        let first = _mm512_maskz_loadu_ps(low_bits(needed(v)), at);
+                        if S == 1 {
+                            first
+                        } else {
+                            let rest = needed(v).saturating_sub(16);
+                            let second = _mm512_maskz_loadu_ps(low_bits(rest), at.add(16));
+                            _mm512_permutex2var_ps(first, even, second)
+                        }
                     });
                     for (a, &wc) in acc.iter_mut().zip(wv) {
                         let w = _mm512_set1_ps(wc);
@@ -265,7 +311,7 @@ unsafe fn vector_tile_avx512<const V: usize>(
     for (c, a) in acc.iter().enumerate() {
         for (v, vector) in a.iter().enumerate() {
             let at = y.at(row.output(g, c, x0 + 16 * v));
-            _mm512_mask_storeu_ps(at, mask(v), *vector);
+            _mm512_mask_storeu_ps(at, low_bits(voxels(v)), *vector);
         }
     }
 }
@@ -345,28 +391,33 @@ mod tests {
     use super::convolve_on;
     use crate::ops::reference;
 
-    /// Every ISA this CPU can run, forward and flipped (the stride-1 input gradient), with one
-    /// and several input channels, one to four channel groups, rows of whole tiles plus
-    /// remainders and rows shorter than a tile, against the f64 reference.
+    /// Every ISA this CPU can run, forward at stride 1 and 2 and flipped (the stride-1 input
+    /// gradient), with one and several input channels, one to four channel groups, rows of whole
+    /// tiles plus remainders and rows shorter than a tile, against the f64 reference.
     #[test]
     fn row_kernel_matches_the_reference() {
-        for (ci, co, k, padding, input) in [
-            (1, 8, 3, 1, [3, 4, 45]),
-            (8, 8, 3, 1, [4, 3, 40]),
-            (3, 16, 3, 0, [5, 4, 37]),
-            (8, 8, 1, 0, [2, 3, 33]),
-            (5, 24, 2, 1, [3, 3, 31]),
-            (16, 16, 3, 1, [3, 5, 12]),
-            (4, 32, 3, 1, [2, 3, 7]),
+        for (ci, co, k, stride, padding, input) in [
+            (1, 8, 3, 1, 1, [3, 4, 45]),
+            (8, 8, 3, 1, 1, [4, 3, 40]),
+            (3, 16, 3, 1, 0, [5, 4, 37]),
+            (8, 8, 1, 1, 0, [2, 3, 33]),
+            (5, 24, 2, 1, 1, [3, 3, 31]),
+            (16, 16, 3, 1, 1, [3, 5, 12]),
+            (4, 32, 3, 1, 1, [2, 3, 7]),
+            (8, 16, 3, 2, 1, [5, 4, 96]),
+            (3, 8, 3, 2, 1, [4, 5, 67]),
+            (16, 32, 3, 2, 0, [5, 6, 30]),
+            (8, 8, 2, 2, 0, [4, 4, 34]),
+            (5, 16, 3, 2, 2, [3, 4, 9]),
         ] {
-            let g = Geometry::new(2, ci, co, input, k, 1, padding);
+            let g = Geometry::new(2, ci, co, input, k, stride, padding);
             let r = reference::Geometry {
                 n: 2,
                 ci,
                 co,
                 input,
                 k,
-                stride: 1,
+                stride,
                 padding,
             };
             let x: Vec<f32> = (0..2 * ci * input.iter().product::<usize>())
@@ -388,13 +439,19 @@ mod tests {
                 }
             }
             for isa in Isa::available() {
-                for (flip, weights) in [(false, &w), (true, &swapped)] {
+                // The flipped kernel serves only stride-1 input gradients.
+                let kernels = if stride == 1 {
+                    vec![(false, &w), (true, &swapped)]
+                } else {
+                    vec![(false, &w)]
+                };
+                for (flip, weights) in kernels {
                     let got = convolve_on(isa, &g, &x, weights, flip);
                     assert_eq!(got.len(), want.len());
                     for (i, (a, b)) in got.iter().zip(&want).enumerate() {
                         assert!(
                             (*a as f64 - b).abs() < 1e-4 * (ci * k3) as f64,
-                            "{isa:?} ci {ci} co {co} k {k} p {padding} flip {flip}: y[{i}] {a} vs {b}"
+                            "{isa:?} ci {ci} co {co} k {k} s {stride} p {padding} flip {flip}: y[{i}] {a} vs {b}"
                         );
                     }
                 }

@@ -242,7 +242,7 @@ fn long_rows() {
 }
 
 /// The CPU path's register-tile kernels: the row kernel (multiples of 8 output channels; stride 1,
-/// and stride 2 on output rows of 16 voxels or more with AVX-512) and the direct kernel (stride
+/// and stride 2 on output rows of 8 voxels or more with AVX-512) and the direct kernel (stride
 /// 2, shorter rows or no AVX-512), rows of whole tiles plus a remainder, and through the
 /// stride-1 input gradient (8 input channels).
 #[test]

@@ -3,7 +3,8 @@
 # 1. its labels against those of a binary from before the CPU path (burn's own convolutions);
 # 2. a whole-study segmentation with and without engine::allocator's malloc settings, 3 runs
 #    each, alternating. NO_MALLOPT is this commit's metakd built with the
-#    `engine::allocator::keep_freed_memory();` line of engine/src/bin/metakd/main.rs removed.
+#    `engine::allocator::keep_freed_memory();` line of engine/src/bin/metakd/main.rs removed;
+#    `-` skips this check.
 #
 # usage: tools/measure/cpu_path_checks.sh METAKD OLD_METAKD NO_MALLOPT PYTHON OUT
 #   (PYTHON: a Python with nibabel and numpy, e.g. a throwaway virtual environment)
@@ -18,7 +19,9 @@ export RAYON_NUM_THREADS=${THREADS:-2}
 "$old" segment --case $case_dir --out "$tmp/old.nii.gz" --compute cpu >"$out/segment-burn-convolutions.txt" 2>&1
 "$metakd" segment --case $case_dir --out "$tmp/new.nii.gz" --compute cpu >"$out/segment-cpu-path.txt" 2>&1
 "$python" "$here/compare_labels.py" "$tmp/old.nii.gz" "$tmp/new.nii.gz" | sed "s|$tmp/||g" >"$out/labels-compared.txt"
-for run in 1 2 3; do
+runs="1 2 3"
+[ "$no_mallopt" = - ] && runs=""
+for run in $runs; do
   for variant in with without; do
     bin=$metakd
     [ $variant = without ] && bin=$no_mallopt

@@ -13,7 +13,7 @@
 //!
 //! * forward: as above, parallel over `(n, od)` planes; with a multiple of 8 output channels
 //!   the row kernel of [`rows`] instead (vectors along a row of output voxels, on a
-//!   channels-first padded copy; stride 1, or stride 2 on rows of 16 or more with AVX-512),
+//!   channels-first padded copy; stride 1, or stride 2 on rows of 8 or more with AVX-512),
 //!   else with 8 or 16 output channels the direct micro-kernel of [`direct`] (both skip the
 //!   products' packing).
 //! * 1×1×1 kernels at stride 1: all three operations are products on the NCDHW data itself.

@@ -1,7 +1,6 @@
-//! The direct-convolution micro-kernel of the CPU path, for strided layers with 8 or 16 output
-//! channels (the `desktop` network's downsampling at full resolution; stride-1 layers take the
-//! row kernel of [`super::rows`] where the CPU has AVX2 or AVX-512), and the weight gradient of
-//! such layers.
+//! The direct-convolution micro-kernel of the CPU path, for layers with 8 or 16 output channels
+//! that the row kernel of [`super::rows`] does not take (stride 2 on rows under 8 voxels or
+//! without AVX-512; any stride without AVX2), and the weight gradient of such layers.
 //!
 //! A matrix-product library packs its operands before multiplying; with so few output channels
 //! that packing copies the input once per kernel row and costs as much as the products (it was

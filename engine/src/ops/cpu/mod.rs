@@ -488,16 +488,20 @@ fn kernel_rows(w: &[f32], ci: usize, co: usize, k: usize, flip: bool) -> Vec<f32
 }
 
 /// NCDHW `x` as zero-padded channels-last `[N, D+2p, H+2p, W+2p, C]`, parallel over planes.
-fn channels_last_padded(x: &[f32], n: usize, c: usize, input: [usize; 3], pad: usize) -> Vec<f32> {
+pub(super) fn channels_last_padded(
+    x: &[f32],
+    n: usize,
+    c: usize,
+    input: [usize; 3],
+    pad: usize,
+) -> Vec<f32> {
     let [d, h, w] = input;
     let [dp, hp, wp] = input.map(|s| s + 2 * pad);
     let plane = hp * wp * c;
     let zero = MaybeUninit::new(0.0f32);
-    let mut out = Vec::with_capacity(n * dp * plane);
-    out.spare_capacity_mut()[..n * dp * plane]
-        .par_chunks_mut(plane)
-        .enumerate()
-        .for_each(|(task, dst)| {
+    // SAFETY: every plane writes its padding and, for each channel, every interior voxel.
+    let (out, _) = unsafe {
+        filled_planes(n * dp, plane, |task, dst| {
             let (b, zp) = (task / dp, task % dp);
             if zp < pad || zp >= d + pad {
                 dst.fill(zero);
@@ -523,9 +527,8 @@ fn channels_last_padded(x: &[f32], n: usize, c: usize, input: [usize; 3], pad: u
                     }
                 }
             }
-        });
-    // SAFETY: every plane wrote its padding and, for each channel, every interior voxel.
-    unsafe { out.set_len(n * dp * plane) };
+        })
+    };
     out
 }
 
@@ -534,12 +537,9 @@ fn cropped_channels_first(padded: &[f32], g: &Geometry) -> Vec<f32> {
     let [d, h, w] = g.input;
     let [dp, hp, wp] = g.padded;
     let pad = (dp - d) / 2;
-    let len = g.n * g.ci * d * h * w;
-    let mut out = Vec::with_capacity(len);
-    out.spare_capacity_mut()[..len]
-        .par_chunks_mut(d * h * w)
-        .enumerate()
-        .for_each(|(task, dst)| {
+    // SAFETY: each (batch, channel) task writes every voxel of its volume.
+    let (out, _) = unsafe {
+        filled_planes(g.n * g.ci, d * h * w, |task, dst| {
             let (b, ch) = (task / g.ci, task % g.ci);
             for z in 0..d {
                 for y in 0..h {
@@ -549,9 +549,8 @@ fn cropped_channels_first(padded: &[f32], g: &Geometry) -> Vec<f32> {
                     }
                 }
             }
-        });
-    // SAFETY: each (batch, channel) task wrote every voxel of its volume.
-    unsafe { out.set_len(len) };
+        })
+    };
     out
 }
 
@@ -590,6 +589,29 @@ unsafe fn product(
         false,
         gemm::Parallelism::None,
     );
+}
+
+/// `planes · plane` values written in parallel, plane `p` by `fill(p, its chunk)`, with what
+/// each call returns. No zero-fill first: these buffers are tens of megabytes per layer and
+/// every value is written once.
+///
+/// # Safety
+/// `fill` must write every element of the chunk it is given.
+pub(crate) unsafe fn filled_planes<R: Send>(
+    planes: usize,
+    plane: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) -> R + Sync,
+) -> (Vec<f32>, Vec<R>) {
+    let len = planes * plane;
+    let mut out = Vec::with_capacity(len);
+    let results = out.spare_capacity_mut()[..len]
+        .par_chunks_mut(plane)
+        .enumerate()
+        .map(|(p, chunk)| fill(p, chunk))
+        .collect();
+    // SAFETY: the caller's `fill` wrote every element of every chunk.
+    unsafe { out.set_len(len) };
+    (out, results)
 }
 
 /// A fresh buffer of `len` values filled by `fill` through the pointer it is given, without a

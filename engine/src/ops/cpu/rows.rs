@@ -14,18 +14,17 @@
 //! a row's last, partial tile uses masked loads and stores on AVX-512.
 
 use super::direct::Isa;
-use super::{written, DisjointWrites, Geometry};
+use super::{channels_last_padded, written, DisjointWrites, Geometry};
 use rayon::prelude::*;
-use std::mem::MaybeUninit;
 
 /// Output channels per register tile.
 const GROUP: usize = 8;
 
 /// Whether the row kernel takes `g` on this CPU: a multiple of 8 output channels, at stride 1
 /// with AVX2 and FMA or AVX-512, at stride 2 with AVX-512 and output rows of at least 8 voxels
-/// (elsewhere the other paths are faster than its one-voxel loop; `bench conv3d` measured it
-/// 2.5× ahead of the products on the rows of 12 of the 16→32 downsampling and no faster on
-/// rows of 6).
+/// (elsewhere the other paths are faster than its one-voxel loop; `bench conv3d` measured the
+/// 16→32 downsampling's rows of 12 at 16.3 ms on the products and 6.3 ms here, docs/conv3d.md;
+/// on rows of 6 it was no faster in runs whose output was not kept).
 pub(super) fn covers(g: &Geometry) -> bool {
     let isa = Isa::detect();
     g.co.is_multiple_of(GROUP)
@@ -51,7 +50,8 @@ pub(super) fn convolve_on(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], flip: bo
         "the row kernel does not take {g:?}"
     );
     let pad = (g.padded[0] - g.input[0]) / 2;
-    let xp = channels_first_padded(x, g.n * g.ci, g.input, pad);
+    // Channels-first padded: every (n, ci) volume as a padded copy of one channel.
+    let xp = channels_last_padded(x, g.n * g.ci, 1, g.input, pad);
     let taps = tap_weights(w, g.ci, g.co, g.k, flip);
     let [od, oh, ow] = g.output;
     let fill = |out: DisjointWrites| {
@@ -92,42 +92,6 @@ fn tap_weights(w: &[f32], ci: usize, co: usize, k: usize, flip: bool) -> Vec<f32
         }
     }
     taps
-}
-
-/// `planes` NCDHW volumes of `size` as zero-padded copies of `size + 2·pad`, parallel over
-/// padded planes.
-fn channels_first_padded(x: &[f32], planes: usize, size: [usize; 3], pad: usize) -> Vec<f32> {
-    let [d, h, w] = size;
-    let [dp, hp, wp] = size.map(|s| s + 2 * pad);
-    let zero = MaybeUninit::new(0.0f32);
-    let len = planes * dp * hp * wp;
-    let mut out = Vec::with_capacity(len);
-    out.spare_capacity_mut()[..len]
-        .par_chunks_mut(hp * wp)
-        .enumerate()
-        .for_each(|(task, dst)| {
-            let (volume, zp) = (task / dp, task % dp);
-            if zp < pad || zp >= d + pad {
-                dst.fill(zero);
-                return;
-            }
-            let src = &x[(volume * d + zp - pad) * h * w..][..h * w];
-            for (yp, row) in dst.chunks_mut(wp).enumerate() {
-                if yp < pad || yp >= h + pad {
-                    row.fill(zero);
-                    continue;
-                }
-                row[..pad].fill(zero);
-                row[w + pad..].fill(zero);
-                let values = &src[(yp - pad) * w..][..w];
-                for (o, &v) in row[pad..w + pad].iter_mut().zip(values) {
-                    o.write(v);
-                }
-            }
-        });
-    // SAFETY: every padded plane was written whole: padding and rows.
-    unsafe { out.set_len(len) };
-    out
 }
 
 /// The part of one task's output a tile writes: plane `(n, z)`, row `r`, the channel group

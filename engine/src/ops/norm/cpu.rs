@@ -4,7 +4,7 @@
 //! blocks added in f64; the statistics from a shifted origin, as the shader takes them). The
 //! backward pass computes a plane's two sums and then its input gradient in the same task, so
 //! the second pass reads the plane from cache. Outputs are written once, without a zero-fill
-//! first ([`filled_planes`]). burn's own instance norm takes about ten passes and as many
+//! first ([`filled_planes`](crate::ops::cpu::filled_planes)). burn's own instance norm takes about ten passes and as many
 //! allocations for the same result.
 
 use super::NormActBackend;
@@ -12,9 +12,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Flex, TensorMetadata};
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::mem::MaybeUninit;
 
-use crate::ops::cpu::{tensor, values};
+use crate::ops::cpu::{filled_planes, tensor, values};
 
 impl NormActBackend for Flex {
     fn instance_norm_leaky_relu(
@@ -179,29 +178,6 @@ fn plane_sums(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64,
         total1 += s1.iter().map(|&v| v as f64).sum::<f64>();
     }
     (total0, total1)
-}
-
-/// `planes · plane` values written in parallel, plane `p` by `fill(p, its chunk)`, with what
-/// each call returns. No zero-fill first: these buffers are tens of megabytes per layer and
-/// every value is written once.
-///
-/// # Safety
-/// `fill` must write every element of the chunk it is given.
-unsafe fn filled_planes<R: Send>(
-    planes: usize,
-    plane: usize,
-    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) -> R + Sync,
-) -> (Vec<f32>, Vec<R>) {
-    let len = planes * plane;
-    let mut out = Vec::with_capacity(len);
-    let results = out.spare_capacity_mut()[..len]
-        .par_chunks_mut(plane)
-        .enumerate()
-        .map(|(p, chunk)| fill(p, chunk))
-        .collect();
-    // SAFETY: the caller's `fill` wrote every element of every chunk.
-    unsafe { out.set_len(len) };
-    (out, results)
 }
 
 /// Number of `(n, c)` planes of `x [N, C, ...]` and voxels per plane.

@@ -503,8 +503,16 @@ mod training {
 
     /// An untrained `tiny` model (16³ windows) on the CPU, saved in `dir`.
     fn untrained_segmenter(dir: &std::path::Path) -> Segmenter {
+        untrained_segmenter_with(dir, engine::model::Fusion::Concat)
+    }
+
+    /// An untrained `tiny` model with the given fusion (16³ windows) on the CPU, saved in `dir`.
+    fn untrained_segmenter_with(dir: &std::path::Path, fusion: engine::model::Fusion) -> Segmenter {
         let device = burn::tensor::Device::flex();
-        let config = engine::model::ModelConfig::preset(Preset::Tiny);
+        let config = engine::model::ModelConfig {
+            fusion,
+            ..engine::model::ModelConfig::preset(Preset::Tiny)
+        };
         let net = engine::model::MetaKdNet::new(&config, &device).unwrap();
         let meta = engine::model::file::ModelMeta {
             config,
@@ -519,6 +527,50 @@ mod training {
             .write(&path)
             .unwrap();
         Segmenter::open(&path, &device).unwrap()
+    }
+
+    /// Segmenting under several subsets in one pass (the encoder run once per window) gives
+    /// each subset what segmenting it alone gives, for both fusions.
+    #[test]
+    fn subsets_in_one_pass_match_one_subset_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 1);
+        let study = Study::open_folder(&data.join("Phantom_00001")).unwrap();
+        let subsets: Vec<Availability> = [0b1111, 0b0001, 0b0100, 0b1010, 0b0111]
+            .map(Availability::from_id)
+            .to_vec();
+        for fusion in [
+            engine::model::Fusion::Concat,
+            engine::model::Fusion::DynamicSharing,
+        ] {
+            let mut segmenter = untrained_segmenter_with(tmp.path(), fusion);
+            segmenter.config.batch = 3;
+            let case = segmenter.prepare(&study).unwrap();
+            let together = segmenter
+                .segment_prepared_subsets(&case, &subsets, &mut |_, _| true)
+                .unwrap();
+            assert_eq!(together.len(), subsets.len());
+            for (subset, joint) in subsets.iter().zip(&together) {
+                let alone = segmenter
+                    .segment_prepared(&case, *subset, &mut |_, _| true)
+                    .unwrap();
+                assert_eq!(joint.availability, alone.availability);
+                let worst = joint
+                    .probabilities
+                    .iter()
+                    .zip(&alone.probabilities)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                assert!(
+                    worst <= 1e-6,
+                    "{fusion:?} {subset:?}: largest difference {worst}"
+                );
+                assert_eq!(joint.regions, alone.regions, "{fusion:?} {subset:?}");
+            }
+            // Untrained weights still tell the subsets apart.
+            assert_ne!(together[0].probabilities, together[1].probabilities);
+        }
     }
 
     /// A progress callback that says stop cancels the segmentation at once.

@@ -1,6 +1,7 @@
-//! `metakd experiment` end to end at the smallest budget: three methods (GMD with two subsets
-//! per step) on the Dynamic Sharing backbone, one seed, three iterations each on a small
-//! phantom set, one method trained first as a shard (`--only-seed`); the comparison table, the
+//! `metakd experiment` end to end at the smallest budget: four arms (GMD with two subsets per
+//! step, MetaKD with the one-step look-ahead) on the Dynamic Sharing backbone, one seed, three
+//! iterations each on a small phantom set, two arms trained first as a shard (`--only-seed`);
+//! the comparison table, the
 //! strategy logs, the iteration costs and the chart are written, a second invocation reuses
 //! the trained and evaluated runs, one with another budget is refused rather than mixing runs
 //! (or, with `--retrain-stale`, moved aside and trained again), a run whose model file is
@@ -51,7 +52,7 @@ fn experiment_trains_evaluates_and_compares() {
             out.to_str().unwrap().into(),
         ]
     };
-    let shard: Vec<String> = with_methods("gmd")
+    let shard: Vec<String> = with_methods("gmd,metakd-lookahead")
         .into_iter()
         .chain(["--only-seed".to_string(), "1".to_string()])
         .collect();
@@ -61,25 +62,28 @@ fn experiment_trains_evaluates_and_compares() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let args = with_methods("baseline,lckd,gmd");
+    let args = with_methods("baseline,lckd,gmd,metakd-lookahead");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = metakd(&args);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
-    assert_eq!(stderr.matches("trained already").count(), 1, "{stderr}");
-    assert_eq!(stderr.matches("evaluated already").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("trained already").count(), 2, "{stderr}");
+    assert_eq!(stderr.matches("evaluated already").count(), 2, "{stderr}");
     let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
     assert!(
-        md.contains("| baseline WT |") && md.contains("| lckd ET |") && md.contains("| gmd TC |"),
+        md.contains("| baseline WT |")
+            && md.contains("| lckd ET |")
+            && md.contains("| gmd TC |")
+            && md.contains("| metakd-lookahead WT |"),
         "{md}"
     );
     assert!(md.contains("| FLAIR+T1+T1ce+T2 |") && md.contains("| **average** |"));
     assert!(md.contains("### Significant differences"), "{md}");
     let csv = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 3 * 16 * 3);
-    // Statistics for each of the 3 pairs × Dice and HD95 × 3 regions.
+    assert_eq!(csv.lines().count(), 1 + 4 * 16 * 3);
+    // Statistics for each of the 6 pairs × Dice and HD95 × 3 regions.
     let stats = std::fs::read_to_string(out.join("stats.csv")).unwrap();
-    assert_eq!(stats.lines().count(), 1 + 3 * 2 * 3, "{stats}");
+    assert_eq!(stats.lines().count(), 1 + 6 * 2 * 3, "{stats}");
     let stats_md = std::fs::read_to_string(out.join("stats.md")).unwrap();
     assert!(
         stats_md.contains("| baseline − lckd | WT | Dice (points) |"),
@@ -87,7 +91,7 @@ fn experiment_trains_evaluates_and_compares() {
     );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
-    assert_eq!(json["rows"].as_array().unwrap().len(), 18);
+    assert_eq!(json["rows"].as_array().unwrap().len(), 36);
     let costs = std::fs::read_to_string(out.join("iteration_costs.md")).unwrap();
     assert!(
         costs.contains("| gmd | 3 |") && costs.contains("| lckd | 3 |"),
@@ -95,9 +99,15 @@ fn experiment_trains_evaluates_and_compares() {
     );
     let teachers = std::fs::read_to_string(out.join("lckd_teachers.csv")).unwrap();
     assert!(teachers.lines().count() >= 2, "{teachers}");
+    let weights = std::fs::read_to_string(out.join("metakd_weights.csv")).unwrap();
+    assert!(weights.contains("\nmetakd-lookahead,1,0,"), "{weights}");
+    let lookahead = std::fs::read_to_string(out.join("runs/metakd-lookahead-seed1/run.toml"));
+    assert!(lookahead
+        .unwrap()
+        .contains("meta_update = \"one_step_lookahead\""));
     let chart = image::open(out.join("dice_by_modalities.png")).unwrap();
     assert_eq!((chart.width(), chart.height()), (900, 540));
-    for method in ["baseline", "lckd", "gmd"] {
+    for method in ["baseline", "lckd", "gmd", "metakd-lookahead"] {
         assert!(out.join(format!("runs/{method}-seed1/eval.json")).exists());
     }
 
@@ -105,8 +115,8 @@ fn experiment_trains_evaluates_and_compares() {
     let again = metakd(&args);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{stderr}");
-    assert_eq!(stderr.matches("trained already").count(), 3, "{stderr}");
-    assert_eq!(stderr.matches("evaluated already").count(), 3, "{stderr}");
+    assert_eq!(stderr.matches("trained already").count(), 4, "{stderr}");
+    assert_eq!(stderr.matches("evaluated already").count(), 4, "{stderr}");
 
     // With another budget, the existing runs are not mixed in: the first is refused, named
     // with the setting that differs, and nothing is retrained.
@@ -132,7 +142,7 @@ fn experiment_trains_evaluates_and_compares() {
     let retrain: Vec<String> = longer
         .iter()
         .map(|a| {
-            if a == "baseline,lckd,gmd" {
+            if a == "baseline,lckd,gmd,metakd-lookahead" {
                 "baseline".to_string()
             } else {
                 a.clone()
@@ -195,7 +205,8 @@ fn experiment_trains_evaluates_and_compares() {
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(!unknown.status.success());
     assert!(
-        stderr.contains("unknown method `hemis`") && stderr.contains("baseline, metakd, lckd, gmd"),
+        stderr.contains("unknown method `hemis`")
+            && stderr.contains("baseline, lckd, gmd, metakd, metakd-lookahead"),
         "{stderr}"
     );
 }

@@ -1,4 +1,5 @@
-//! The comparison experiment: [`runner`] trains and evaluates every method and seed and
+//! The comparison experiment: [`runner`] trains and evaluates every arm ([`arms`]: a method,
+//! and MetaKD's meta step) and seed and
 //! writes the results; [`reuse`] decides whether an existing run may stand in it; [`logs`]
 //! reads what the runs' metrics say about each method. This file
 //! summarises the results: each method's 15-subset evaluation tables (one per
@@ -9,12 +10,14 @@
 //!
 //! Standard deviations are the sample standard deviation over seeds (0 with one seed).
 
+pub mod arms;
 mod chart;
 pub mod logs;
 pub mod reuse;
 pub mod runner;
 pub mod stats;
 
+pub use arms::Arm;
 pub use chart::write_chart;
 pub use runner::{run, ExperimentError, ExperimentOutcome, ExperimentPlan, Reporter};
 

@@ -7,6 +7,7 @@
 //! and the results written to the experiment folder. The CLI and the app call [`run`] and
 //! show its progress through a [`Reporter`].
 
+use super::arms::Arm;
 use super::chart::write_chart;
 use super::logs::{iteration_costs, strategy_logs, RunSteps};
 use super::reuse::{differing_settings, set_aside};
@@ -20,7 +21,6 @@ use crate::metrics::EvalTable;
 use crate::model::file::RUN_MODEL_FILE;
 use crate::model::{Fusion, ModelFileError, Preset};
 use crate::study::Availability;
-use crate::train::config::Method;
 use crate::train::run::run_config;
 use crate::train::{
     read_metrics, train, RunPaths, TrainConfig, TrainError, TrainEvent, TrainOutcome,
@@ -37,7 +37,8 @@ pub struct ExperimentPlan {
     pub data: PathBuf,
     /// The experiment folder: `runs/<method>-seed<k>/`, the tables, logs and chart.
     pub out: PathBuf,
-    pub methods: Vec<Method>,
+    /// The arms compared (methods, and MetaKD's meta step).
+    pub methods: Vec<Arm>,
     /// Runs per method, with seeds 1..=seeds.
     pub seeds: u64,
     /// Train and evaluate only this seed (to split an experiment across processes).
@@ -123,16 +124,18 @@ impl ExperimentPlan {
     }
 
     /// The run folder of one method and seed.
-    pub fn run_dir(&self, method: Method, seed: u64) -> PathBuf {
+    pub fn run_dir(&self, arm: Arm, seed: u64) -> PathBuf {
         self.out
             .join("runs")
-            .join(format!("{}-seed{seed}", method.name()))
+            .join(format!("{}-seed{seed}", arm.name()))
     }
 
     /// The training configuration of one run: the method's defaults at this plan's preset,
-    /// with the plan's backbone, budget, device and seed (schedules shortened to fit).
-    pub fn train_config(&self, method: Method, seed: u64) -> TrainConfig {
-        let mut config = TrainConfig::new(method, self.preset);
+    /// with the arm's meta step and the plan's backbone, budget, device and seed (schedules
+    /// shortened to fit).
+    pub fn train_config(&self, arm: Arm, seed: u64) -> TrainConfig {
+        let mut config = TrainConfig::new(arm.method, self.preset);
+        arm.apply(&mut config);
         config.model.fusion = self.fusion;
         config.gmd.subsets_per_step = self.gmd_subsets;
         config.compute = self.compute;
@@ -163,12 +166,11 @@ pub fn run(
     let mut runs = Vec::new();
     let mut summaries = Vec::new();
     let mut all_tables = Vec::new();
-    for &method in &plan.methods {
+    for &arm in &plan.methods {
         let mut tables = Vec::new();
         for seed in plan.seeds() {
-            let run_dir = plan.run_dir(method, seed);
-            let Some((model, segmenter)) =
-                trained_model(plan, method, seed, &device, stop, reporter)?
+            let run_dir = plan.run_dir(arm, seed);
+            let Some((model, segmenter)) = trained_model(plan, arm, seed, &device, stop, reporter)?
             else {
                 return Ok(ExperimentOutcome::Stopped);
             };
@@ -179,10 +181,10 @@ pub fn run(
             tables.push(ensure_evaluated(
                 &segmenter, &model, &run_dir, cases, reporter,
             )?);
-            runs.push((method, seed, run_dir));
+            runs.push((arm, seed, run_dir));
         }
-        summaries.push(summarise(method.name(), &tables));
-        all_tables.push((method, tables));
+        summaries.push(summarise(arm.name(), &tables));
+        all_tables.push((arm, tables));
     }
     let comparison = Comparison {
         command: plan.command.clone(),
@@ -190,8 +192,8 @@ pub fn run(
     };
     let by_method: Vec<MethodTables> = all_tables
         .iter()
-        .map(|(method, tables)| MethodTables {
-            method: method.name(),
+        .map(|(arm, tables)| MethodTables {
+            method: arm.name(),
             tables,
         })
         .collect();
@@ -204,14 +206,14 @@ pub fn run(
 /// when the run was stopped.
 fn trained_model(
     plan: &ExperimentPlan,
-    method: Method,
+    arm: Arm,
     seed: u64,
     device: &Device,
     stop: &AtomicBool,
     reporter: &mut dyn Reporter,
 ) -> Result<Option<(PathBuf, Segmenter)>, ExperimentError> {
-    let run_dir = plan.run_dir(method, seed);
-    let config = plan.train_config(method, seed);
+    let run_dir = plan.run_dir(arm, seed);
+    let config = plan.train_config(arm, seed);
     let Some(model) = ensure_trained(plan, config.clone(), &run_dir, stop, reporter)? else {
         return Ok(None);
     };
@@ -382,7 +384,7 @@ fn write_results(
     plan: &ExperimentPlan,
     comparison: &Comparison,
     stats: &PairwiseStats,
-    runs: &[(Method, u64, PathBuf)],
+    runs: &[(Arm, u64, PathBuf)],
 ) -> Result<(), ExperimentError> {
     let out = &plan.out;
     let markdown = format!(
@@ -399,10 +401,10 @@ fn write_results(
     let json = serde_json::to_string_pretty(stats).expect("statistics serialise");
     write(&out.join("stats.json"), &json)?;
     let mut logged = Vec::new();
-    for (method, seed, run_dir) in runs {
+    for (arm, seed, run_dir) in runs {
         let log = read_metrics(&RunPaths::new(run_dir).metrics())?;
         logged.push(RunSteps {
-            method: *method,
+            arm: *arm,
             seed: *seed,
             steps: log.steps,
         });

@@ -173,18 +173,30 @@ impl Segmenter {
         wanted: Availability,
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<CroppedSegmentation, InferError> {
+        let mut segmentations = self.segment_prepared_subsets(case, &[wanted], progress)?;
+        Ok(segmentations.remove(0))
+    }
+
+    /// Segments a preprocessed case once for each entry of `subsets` (each using the
+    /// modalities of that entry the case has), in one sliding-window pass: every window runs
+    /// the encoder once for all of them ([`MetaKdNet::forward_subsets`]). Each result is the
+    /// one [`Segmenter::segment_prepared`] gives for that subset alone. Holds four floats per
+    /// voxel per subset while it runs. `progress(done, total)` is called after each batch of
+    /// windows; returning `false` cancels.
+    pub fn segment_prepared_subsets(
+        &self,
+        case: &PreparedCase,
+        subsets: &[Availability],
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<Vec<CroppedSegmentation>, InferError> {
         self.check()?;
-        let availability = case.available.intersection(wanted);
-        if availability.is_empty() {
-            return Err(InferError::Input {
-                case: case.name.clone(),
-                reason: format!(
-                    "none of the chosen modalities ({}) is in the study (it has {}); keep at least one",
-                    wanted.label(),
-                    case.available.label()
-                ),
-            });
-        }
+        let availabilities = subsets
+            .iter()
+            .map(|wanted| usable_modalities(case, *wanted))
+            .collect::<Result<Vec<_>, _>>()?;
+        let union = availabilities
+            .iter()
+            .fold(Availability::NONE, |u, a| u.union(*a));
         let window = self.window();
         let shape = case.shape;
         let weights = WeightMap::new(window, self.config.weighting);
@@ -197,48 +209,79 @@ impl Segmenter {
                 origins.extend(starts[2].iter().map(|&x| [z, y, x]));
             }
         }
-        let brain = brain_mask(case, availability);
-        if self.config.skip_background {
-            origins.retain(|origin| window_holds_brain(&brain, shape, *origin, window));
-        }
-        let total = origins.len();
+        let brains: Vec<Vec<bool>> = availabilities
+            .iter()
+            .map(|a| brain_mask(case, *a))
+            .collect();
+        // Which subsets each window is for (all, unless windows without brain are skipped).
+        let mut windows: Vec<([usize; 3], Vec<bool>)> = origins
+            .into_iter()
+            .map(|origin| {
+                let uses = brains
+                    .iter()
+                    .map(|brain| {
+                        !self.config.skip_background
+                            || window_holds_brain(brain, shape, origin, window)
+                    })
+                    .collect();
+                (origin, uses)
+            })
+            .collect();
+        windows.retain(|(_, uses)| uses.contains(&true));
+        let total = windows.len();
         let voxels = case.voxels();
         let window_values = 4 * window.iter().product::<usize>();
-        let mut sum = vec![0f32; 3 * voxels];
-        let mut weight_sum = vec![0f32; voxels];
+        let mut sums = vec![WindowSums::new(voxels); subsets.len()];
         let mut done = 0;
-        for chunk in origins.chunks(self.config.batch) {
+        for chunk in windows.chunks(self.config.batch) {
             let mut input = vec![0f32; chunk.len() * window_values];
-            for (origin, out) in chunk.iter().zip(input.chunks_mut(window_values)) {
-                fill_window(case, availability, *origin, window, out);
+            for ((origin, _), out) in chunk.iter().zip(input.chunks_mut(window_values)) {
+                fill_window(case, union, *origin, window, out);
             }
             let data = TensorData::new(input, [chunk.len(), 4, window[0], window[1], window[2]]);
             let images = Tensor::<5>::from_data(data, &self.device);
-            let logits = self
-                .net
-                .forward(images, &vec![availability; chunk.len()], None)
-                .logits;
-            let probabilities: Vec<f32> = sigmoid(logits)
-                .into_data()
-                .try_to_vec::<f32>()
-                .expect("f32 probabilities");
-            let window_probabilities = probabilities.len() / chunk.len();
-            for (origin, p) in chunk.iter().zip(probabilities.chunks(window_probabilities)) {
-                accumulate(
-                    p,
-                    &weights,
-                    *origin,
-                    window,
-                    shape,
-                    &mut sum,
-                    &mut weight_sum,
-                );
+            let logits = self.net.forward_subsets(images, &availabilities);
+            for (s, logits) in logits.into_iter().enumerate() {
+                let probabilities: Vec<f32> = sigmoid(logits)
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .expect("f32 probabilities");
+                let window_probabilities = probabilities.len() / chunk.len();
+                for ((origin, uses), p) in
+                    chunk.iter().zip(probabilities.chunks(window_probabilities))
+                {
+                    if uses[s] {
+                        sums[s].add(p, &weights, *origin, window, shape);
+                    }
+                }
             }
             done += chunk.len();
             if !progress(done, total) {
                 return Err(InferError::Cancelled);
             }
         }
+        Ok(sums
+            .into_iter()
+            .zip(availabilities)
+            .zip(&brains)
+            .map(|((sums, availability), brain)| self.finish(case, sums, availability, brain))
+            .collect())
+    }
+
+    /// The averaged probabilities of one subset → thresholded, brain-only, post-processed,
+    /// nested regions.
+    fn finish(
+        &self,
+        case: &PreparedCase,
+        sums: WindowSums,
+        availability: Availability,
+        brain: &[bool],
+    ) -> CroppedSegmentation {
+        let voxels = case.voxels();
+        let WindowSums {
+            mut sum,
+            weight_sum,
+        } = sums;
         for (i, s) in sum.iter_mut().enumerate() {
             let w = weight_sum[i % voxels];
             *s = if w > 0.0 { *s / w } else { 0.0 };
@@ -256,14 +299,14 @@ impl Segmenter {
         }
         if let Some(postprocess) = &self.config.postprocess {
             let bottom = case.inferior_first.then_some(case.offset[0]);
-            postprocess.apply(&mut regions, shape, bottom);
+            postprocess.apply(&mut regions, case.shape, bottom);
         }
         nest_regions(&mut regions);
-        Ok(CroppedSegmentation {
+        CroppedSegmentation {
             probabilities: sum,
             regions,
             availability,
-        })
+        }
     }
 
     /// Seconds one batch of windows takes once the kernels are compiled: a [`warm_up`] run,
@@ -416,29 +459,66 @@ fn fill_window(
     }
 }
 
-/// Adds one window's weighted probabilities into the volume sums.
-fn accumulate(
-    probabilities: &[f32],
-    weights: &WeightMap,
-    origin: [usize; 3],
-    window: [usize; 3],
-    shape: [usize; 3],
-    sum: &mut [f32],
-    weight_sum: &mut [f32],
-) {
-    let [d, h, w] = shape;
-    let [wd, wh, ww] = window;
-    let voxels = d * h * w;
-    let window_voxels = wd * wh * ww;
-    for z in 0..wd.min(d - origin[0]) {
-        for y in 0..wh.min(h - origin[1]) {
-            for x in 0..ww.min(w - origin[2]) {
-                let local = (z * wh + y) * ww + x;
-                let global = ((origin[0] + z) * h + origin[1] + y) * w + origin[2] + x;
-                let weight = weights.values[local];
-                weight_sum[global] += weight;
-                for c in 0..3 {
-                    sum[c * voxels + global] += weight * probabilities[c * window_voxels + local];
+/// The modalities of `wanted` that `case` has; an error when that leaves none.
+fn usable_modalities(
+    case: &PreparedCase,
+    wanted: Availability,
+) -> Result<Availability, InferError> {
+    let availability = case.available.intersection(wanted);
+    if availability.is_empty() {
+        return Err(InferError::Input {
+            case: case.name.clone(),
+            reason: format!(
+                "none of the chosen modalities ({}) is in the study (it has {}); keep at least one",
+                wanted.label(),
+                case.available.label()
+            ),
+        });
+    }
+    Ok(availability)
+}
+
+/// One subset's weighted sums of window probabilities over the volume.
+#[derive(Clone)]
+struct WindowSums {
+    /// `[3, D, H, W]` weighted probability sums.
+    sum: Vec<f32>,
+    /// `[D, H, W]` sums of the weights.
+    weight_sum: Vec<f32>,
+}
+
+impl WindowSums {
+    fn new(voxels: usize) -> WindowSums {
+        WindowSums {
+            sum: vec![0.0; 3 * voxels],
+            weight_sum: vec![0.0; voxels],
+        }
+    }
+
+    /// Adds one window's weighted probabilities.
+    fn add(
+        &mut self,
+        probabilities: &[f32],
+        weights: &WeightMap,
+        origin: [usize; 3],
+        window: [usize; 3],
+        shape: [usize; 3],
+    ) {
+        let [d, h, w] = shape;
+        let [wd, wh, ww] = window;
+        let voxels = d * h * w;
+        let window_voxels = wd * wh * ww;
+        for z in 0..wd.min(d - origin[0]) {
+            for y in 0..wh.min(h - origin[1]) {
+                for x in 0..ww.min(w - origin[2]) {
+                    let local = (z * wh + y) * ww + x;
+                    let global = ((origin[0] + z) * h + origin[1] + y) * w + origin[2] + x;
+                    let weight = weights.values[local];
+                    self.weight_sum[global] += weight;
+                    for c in 0..3 {
+                        self.sum[c * voxels + global] +=
+                            weight * probabilities[c * window_voxels + local];
+                    }
                 }
             }
         }

@@ -195,11 +195,65 @@ impl MetaKdNet {
         if self.dynamic_sharing {
             return self.forward_dynamic_sharing(x, availability, gate);
         }
-        let device = x.device();
+        let mask = availability_mask(availability, &x.device());
         let levels = self.encode(x);
+        self.decode(&levels, mask, gate)
+    }
+
+    /// Logits `[N, 3, D, H, W]` of the same windows under each of `subsets` (one entry per
+    /// subset, in order): `x` holds every modality any subset uses. With concatenation the
+    /// encoder runs once for all subsets: a modality a subset leaves out gets the encoder's
+    /// response to a zero window, exactly what [`MetaKdNet::forward`] computes from a zeroed
+    /// channel, so each result equals a forward pass with that subset's channels zeroed.
+    /// Other backbones run one forward pass per subset.
+    pub fn forward_subsets(&self, x: Tensor<5>, subsets: &[Availability]) -> Vec<Tensor<5>> {
+        let device = x.device();
+        let [n, _, d, h, w] = x.dims();
+        if self.paper.is_some() || self.dynamic_sharing {
+            return subsets
+                .iter()
+                .map(|subset| {
+                    let channels = availability_mask(&[*subset], &device).reshape([1, 4, 1, 1, 1]);
+                    self.forward(x.clone() * channels, &vec![*subset; n], None)
+                        .logits
+                })
+                .collect();
+        }
+        let present = self.encode(x);
+        let absent = self.encode(Tensor::zeros([1, MODALITIES, d, h, w], &device));
+        subsets
+            .iter()
+            .map(|subset| {
+                let levels: Vec<Tensor<6>> = present
+                    .iter()
+                    .zip(&absent)
+                    .map(|(p, a)| {
+                        let [_, _, c, d, h, w] = p.dims();
+                        let slots = Modality::ALL
+                            .into_iter()
+                            .map(|m| {
+                                let i = m.index();
+                                if subset.contains(m) {
+                                    p.clone().narrow(1, i, 1)
+                                } else {
+                                    a.clone().narrow(1, i, 1).expand([n, 1, c, d, h, w])
+                                }
+                            })
+                            .collect();
+                        Tensor::cat(slots, 1)
+                    })
+                    .collect();
+                let mask = availability_mask(&vec![*subset; n], &device);
+                self.decode(&levels, mask, None).logits
+            })
+            .collect()
+    }
+
+    /// The concatenation backbone's fusion and decoder, from every encoder level
+    /// `[N, 4, C, d, h, w]` and the availability mask.
+    fn decode(&self, levels: &[Tensor<6>], mask: Tensor<6>, gate: Option<Tensor<1>>) -> NetOutput {
         let bottlenecks = levels[levels.len() - 1].clone();
         let [n, m, c, d, h, w] = bottlenecks.dims();
-        let mask = availability_mask(availability, &device);
         let fused = fuse_bottlenecks(bottlenecks.clone(), mask, gate);
         let mut y = fused.reshape([n, m * c, d, h, w]);
         for (i, level) in self.decoder.iter().enumerate() {

@@ -9,9 +9,8 @@
 use crate::train::{follow, stop_on_ctrl_c};
 use engine::compute::Compute;
 use engine::data::cases::Split;
-use engine::experiment::{self, ExperimentOutcome, ExperimentPlan, Reporter};
+use engine::experiment::{self, Arm, ExperimentOutcome, ExperimentPlan, Reporter};
 use engine::model::{Fusion, Preset};
-use engine::train::config::Method;
 use engine::train::{TrainConfig, TrainEvent};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,7 +21,8 @@ pub struct Args {
     /// The data set folder (case folders and a cases.csv with train/val/test splits).
     #[arg(long)]
     data: PathBuf,
-    /// The methods to compare.
+    /// The methods to compare: baseline, lckd, gmd, metakd (the released code's meta step)
+    /// and metakd-lookahead (MetaKD with the one-step look-ahead meta step).
     #[arg(
         long,
         value_delimiter = ',',
@@ -67,13 +67,13 @@ pub struct Args {
     retrain_stale: bool,
 }
 
-/// The methods asked for, in order; an unknown name is an error listing the known ones.
-fn methods(names: &[String]) -> Result<Vec<Method>, String> {
+/// The arms asked for, in order; an unknown name is an error listing the known ones.
+fn methods(names: &[String]) -> Result<Vec<Arm>, String> {
     names
         .iter()
         .map(|n| {
-            Method::parse(n.trim()).ok_or_else(|| {
-                let known: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+            Arm::parse(n.trim()).ok_or_else(|| {
+                let known: Vec<&str> = Arm::ALL.iter().map(|a| a.name()).collect();
                 format!(
                     "unknown method `{n}`; this build trains {}",
                     known.join(", ")

@@ -2,11 +2,12 @@
 //! the job segments the open study once per chosen model and availability subset and scores
 //! each result against
 //! a reference (the study's ground truth, or else the segmentation with every modality the
-//! study has, made first); results arrive one subset at a time, so a cancelled run keeps what
-//! it finished. The table sorts by any column and exports as CSV.
+//! study has, made first). A model's subsets are segmented a few at a time, sharing the
+//! encoder ([`SUBSETS_PER_PASS`]); results arrive after each pass, so a cancelled run keeps
+//! what it finished. The table sorts by any column and exports as CSV.
 
 use crate::segmenting::{ModelChoice, RunOn};
-use engine::infer::Segmenter;
+use engine::infer::{Segmenter, SUBSETS_PER_PASS};
 use engine::metrics::{compare_label_maps, RegionMetrics};
 use engine::study::{Availability, Study};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -153,6 +154,8 @@ pub struct CompareJob {
     /// Segmentations to run in all (the reference included).
     pub total: usize,
     finished: Arc<AtomicUsize>,
+    /// Subsets in the pass that is running.
+    pass_size: Arc<AtomicUsize>,
     window_done: Arc<AtomicUsize>,
     window_total: Arc<AtomicUsize>,
     cancel: Arc<AtomicBool>,
@@ -176,13 +179,15 @@ impl CompareJob {
         let job = CompareJob {
             total,
             finished: Arc::default(),
+            pass_size: Arc::default(),
             window_done: Arc::default(),
             window_total: Arc::default(),
             cancel: Arc::default(),
             receiver,
         };
-        let (finished, done, of, cancel) = (
+        let (finished, pass_size, done, of, cancel) = (
             job.finished.clone(),
+            job.pass_size.clone(),
             job.window_done.clone(),
             job.window_total.clone(),
             job.cancel.clone(),
@@ -202,27 +207,35 @@ impl CompareJob {
                 Ok(p) => p,
                 Err(e) => return send(CompareMessage::Failed(e.to_string())),
             };
+            // The label maps of one pass: `subsets` segmented together.
             let segment =
-                |segmenter: &Segmenter, subset: Availability| -> Result<Vec<u8>, String> {
-                    let result = segmenter
-                        .segment_prepared(&prepared, subset, &mut |d, t| {
+                |segmenter: &Segmenter, subsets: &[Availability]| -> Result<Vec<Vec<u8>>, String> {
+                    pass_size.store(subsets.len(), Ordering::Relaxed);
+                    let results = segmenter
+                        .segment_prepared_subsets(&prepared, subsets, &mut |d, t| {
                             done.store(d, Ordering::Relaxed);
                             of.store(t, Ordering::Relaxed);
                             ctx.request_repaint();
                             !cancel.load(Ordering::Relaxed)
                         })
                         .map_err(|e| e.to_string())?;
-                    finished.fetch_add(1, Ordering::Relaxed);
-                    Ok(engine::infer::labels_in_source_grid(
-                        &prepared,
-                        &result.regions,
-                        study.convention,
-                    ))
+                    finished.fetch_add(subsets.len(), Ordering::Relaxed);
+                    Ok(results
+                        .iter()
+                        .map(|r| {
+                            engine::infer::labels_in_source_grid(
+                                &prepared,
+                                &r.regions,
+                                study.convention,
+                            )
+                        })
+                        .collect())
                 };
             let reference = match ground_truth {
                 Some(labels) => labels,
-                None => match segment(first, prepared.available) {
-                    Ok(labels) => {
+                None => match segment(first, &[prepared.available]) {
+                    Ok(mut labels) => {
+                        let labels = labels.remove(0);
                         send(CompareMessage::Reference {
                             subset: prepared.available,
                             labels: labels.clone(),
@@ -234,24 +247,25 @@ impl CompareJob {
             };
             let grid = study.reference();
             for (model, segmenter) in segmenters.iter().enumerate() {
-                for &subset in &subsets {
-                    match segment(segmenter, subset) {
-                        Ok(labels) => {
-                            let metrics = compare_label_maps(
-                                &labels,
-                                &reference,
-                                study.convention,
-                                grid.shape,
-                                grid.voxel_sizes(),
-                            );
-                            send(CompareMessage::Result {
-                                model,
-                                subset,
-                                labels,
-                                metrics,
-                            });
-                        }
+                for pass in subsets.chunks(SUBSETS_PER_PASS) {
+                    let results = match segment(segmenter, pass) {
+                        Ok(results) => results,
                         Err(e) => return send(CompareMessage::Failed(e)),
+                    };
+                    for (&subset, labels) in pass.iter().zip(results) {
+                        let metrics = compare_label_maps(
+                            &labels,
+                            &reference,
+                            study.convention,
+                            grid.shape,
+                            grid.voxel_sizes(),
+                        );
+                        send(CompareMessage::Result {
+                            model,
+                            subset,
+                            labels,
+                            metrics,
+                        });
                     }
                 }
             }
@@ -260,13 +274,15 @@ impl CompareJob {
         job
     }
 
-    /// Segmentations finished, and the fraction of the current one done.
+    /// Segmentations finished, and how many of those in the running pass are done (a
+    /// fraction of its size: the pass segments its subsets together).
     pub fn progress(&self) -> (usize, f32) {
         let total = self.window_total.load(Ordering::Relaxed);
         let current = if total == 0 {
             0.0
         } else {
-            self.window_done.load(Ordering::Relaxed) as f32 / total as f32
+            let pass = self.pass_size.load(Ordering::Relaxed) as f32;
+            pass * self.window_done.load(Ordering::Relaxed) as f32 / total as f32
         };
         (self.finished.load(Ordering::Relaxed), current)
     }

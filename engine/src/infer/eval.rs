@@ -2,7 +2,7 @@
 //! modalities and scored per region against its label map, filling the 15-subset table
 //! ([`crate::metrics::EvalTable`]).
 
-use super::{InferError, Segmenter};
+use super::{InferError, Segmenter, SUBSETS_PER_PASS};
 use crate::data::cases::{CaseList, Split};
 use crate::data::prepared::PreparedSet;
 use crate::metrics::{compare_regions, EvalTable, SubsetRow};
@@ -92,12 +92,6 @@ fn prepared_cases(
     notes.extend(set.notes);
     Ok((cases, notes))
 }
-
-/// Subsets segmented together in one sliding-window pass
-/// ([`Segmenter::segment_prepared_subsets`]): the encoder runs once per pass, and each subset
-/// in a pass holds four more floats per voxel while it runs (about 60 MB on a cropped
-/// BraTS-size case). Five make the 15 subsets three passes.
-const SUBSETS_PER_PASS: usize = 5;
 
 /// Evaluates `segmenter` on `cases` (each with a label map) under every subset in `subsets`.
 /// `progress(done, total)` counts segmentations; returning `false` cancels.

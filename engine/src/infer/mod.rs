@@ -40,6 +40,13 @@ pub enum Weighting {
 /// windows instead of 178 and half the time; its Dice cost is in docs/model.md.
 pub const FAST_OVERLAP: f64 = 0.25;
 
+/// Subsets segmented together in one sliding-window pass
+/// ([`Segmenter::segment_prepared_subsets`]) by the evaluation and the viewer's comparison:
+/// the encoder runs once per pass, and each subset in a pass holds four more floats per voxel
+/// while it runs (about 60 MB on a cropped BraTS-size case). Five make the 15 subsets three
+/// passes.
+pub const SUBSETS_PER_PASS: usize = 5;
+
 /// Sliding-window settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InferConfig {

@@ -1,0 +1,76 @@
+"""Tables of issue #18's comparison in docs/experiment.md, from the runs' own evaluations.
+
+Reads docs/measurements/experiment18-3000/runs/<arm>-seed<k>/eval.json (every test case under
+every subset, written by `metakd experiment`) and writes next to them:
+
+* table_overall.md: per arm, Dice (%) averaged over the 15 subsets on all evaluated test
+  cases, the same on the cases that hold a tumour, and with all four sequences; each as mean ±
+  sample std over the arm's seeds (± 0.0 with one seed).
+
+The healthy cases score Dice 1 where nothing is found and 0 for any false positive (the BraTS
+convention), so the two averages show how much false positives on healthy scans weigh.
+
+usage: python3 tools/tables/experiment18.py        (run from the repository root)
+"""
+import json
+import pathlib
+import statistics
+
+from _markdown import table
+
+RAW = pathlib.Path("docs/measurements/experiment18-3000")
+ARMS = ["baseline", "lckd", "gmd", "metakd", "metakd-lookahead"]
+REGIONS = ["WT", "TC", "ET"]
+ALL_FOUR = "FLAIR+T1+T1ce+T2"
+
+
+def mean_std(values):
+    """`mean ± std` in %, the sample std over seeds (0 with one)."""
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.mean(values):.1f} ± {100 * std:.1f}"
+
+
+def run_scores(path):
+    """Per region: the 15-subset average over all cases, over tumour cases, and all four."""
+    run = json.loads(path.read_text())
+    rows = run["rows"]
+    tumour = [i for i, _ in enumerate(run["cases"])
+              if any(m["reference_ml"] > 0 for m in rows[0]["per_case"][i])]
+
+    def average(row, cases, r):
+        return statistics.mean(row["per_case"][i][r]["dice"] for i in cases)
+
+    every = range(len(run["cases"]))
+    full = next(row for row in rows if row["subset"] == ALL_FOUR)
+    return {
+        "all": [statistics.mean(average(row, every, r) for row in rows) for r in range(3)],
+        "tumour": [statistics.mean(average(row, tumour, r) for row in rows) for r in range(3)],
+        "four": [average(full, every, r) for r in range(3)],
+        "cases": (len(run["cases"]), len(tumour)),
+    }
+
+
+def main():
+    body = []
+    cases = None
+    for arm in ARMS:
+        runs = sorted((RAW / "runs").glob(f"{arm}-seed*/eval.json"))
+        if not runs:
+            continue
+        scores = [run_scores(path) for path in runs]
+        cases = scores[0]["cases"]
+        cells = [arm, str(len(runs))]
+        for key in ["all", "tumour", "four"]:
+            cells += [mean_std([s[key][r] for s in scores]) for r in range(3)]
+        body.append(cells)
+    n, t = cases
+    header = ["arm", "seeds"]
+    header += [f"15 subsets, {n} cases {r}" for r in REGIONS]
+    header += [f"15 subsets, {t} with tumour {r}" for r in REGIONS]
+    header += [f"all four, {n} cases {r}" for r in REGIONS]
+    text = table(header, body, ["---", "---:"] + ["---:"] * 9)
+    (RAW / "table_overall.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()

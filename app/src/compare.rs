@@ -9,6 +9,7 @@
 use crate::segmenting::{ModelChoice, RunOn};
 use engine::infer::{Segmenter, SUBSETS_PER_PASS};
 use engine::metrics::{compare_label_maps, RegionMetrics};
+use engine::prepare::PreparedCase;
 use engine::study::{Availability, Study};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, TryRecvError};
@@ -153,13 +154,19 @@ pub enum CompareMessage {
 pub struct CompareJob {
     /// Segmentations to run in all (the reference included).
     pub total: usize,
-    finished: Arc<AtomicUsize>,
-    /// Subsets in the pass that is running.
-    pass_size: Arc<AtomicUsize>,
-    window_done: Arc<AtomicUsize>,
-    window_total: Arc<AtomicUsize>,
-    cancel: Arc<AtomicBool>,
+    progress: Arc<JobProgress>,
     receiver: Receiver<CompareMessage>,
+}
+
+/// What the worker counts and the viewer reads, and the viewer's request to stop.
+#[derive(Default)]
+struct JobProgress {
+    finished: AtomicUsize,
+    /// Subsets in the pass that is running.
+    pass_size: AtomicUsize,
+    window_done: AtomicUsize,
+    window_total: AtomicUsize,
+    cancel: AtomicBool,
 }
 
 impl CompareJob {
@@ -176,124 +183,53 @@ impl CompareJob {
     ) -> CompareJob {
         let (sender, receiver) = channel();
         let total = models.len() * subsets.len() + usize::from(ground_truth.is_none());
-        let job = CompareJob {
-            total,
-            finished: Arc::default(),
-            pass_size: Arc::default(),
-            window_done: Arc::default(),
-            window_total: Arc::default(),
-            cancel: Arc::default(),
-            receiver,
-        };
-        let (finished, pass_size, done, of, cancel) = (
-            job.finished.clone(),
-            job.pass_size.clone(),
-            job.window_done.clone(),
-            job.window_total.clone(),
-            job.cancel.clone(),
-        );
+        let progress = Arc::new(JobProgress::default());
+        let counters = progress.clone();
         std::thread::spawn(move || {
             let send = |m: CompareMessage| {
                 // The receiver is gone only if the viewer closed; nothing is left to tell then.
                 let _ = sender.send(m);
                 ctx.request_repaint();
             };
-            let segmenters = match open_all(&models, run) {
-                Ok(s) => s,
-                Err(e) => return send(CompareMessage::Failed(e)),
+            let job = Worker {
+                study: &study,
+                progress: &counters,
+                ctx: &ctx,
+                send: &send,
             };
-            let first = &segmenters[0];
-            let prepared = match first.prepare(&study) {
-                Ok(p) => p,
-                Err(e) => return send(CompareMessage::Failed(e.to_string())),
-            };
-            // The label maps of one pass: `subsets` segmented together.
-            let segment =
-                |segmenter: &Segmenter, subsets: &[Availability]| -> Result<Vec<Vec<u8>>, String> {
-                    pass_size.store(subsets.len(), Ordering::Relaxed);
-                    let results = segmenter
-                        .segment_prepared_subsets(&prepared, subsets, &mut |d, t| {
-                            done.store(d, Ordering::Relaxed);
-                            of.store(t, Ordering::Relaxed);
-                            ctx.request_repaint();
-                            !cancel.load(Ordering::Relaxed)
-                        })
-                        .map_err(|e| e.to_string())?;
-                    finished.fetch_add(subsets.len(), Ordering::Relaxed);
-                    Ok(results
-                        .iter()
-                        .map(|r| {
-                            engine::infer::labels_in_source_grid(
-                                &prepared,
-                                &r.regions,
-                                study.convention,
-                            )
-                        })
-                        .collect())
-                };
-            let reference = match ground_truth {
-                Some(labels) => labels,
-                None => match segment(first, &[prepared.available]) {
-                    Ok(mut labels) => {
-                        let labels = labels.remove(0);
-                        send(CompareMessage::Reference {
-                            subset: prepared.available,
-                            labels: labels.clone(),
-                        });
-                        labels
-                    }
-                    Err(e) => return send(CompareMessage::Failed(e)),
-                },
-            };
-            let grid = study.reference();
-            for (model, segmenter) in segmenters.iter().enumerate() {
-                for pass in subsets.chunks(SUBSETS_PER_PASS) {
-                    let results = match segment(segmenter, pass) {
-                        Ok(results) => results,
-                        Err(e) => return send(CompareMessage::Failed(e)),
-                    };
-                    for (&subset, labels) in pass.iter().zip(results) {
-                        let metrics = compare_label_maps(
-                            &labels,
-                            &reference,
-                            study.convention,
-                            grid.shape,
-                            grid.voxel_sizes(),
-                        );
-                        send(CompareMessage::Result {
-                            model,
-                            subset,
-                            labels,
-                            metrics,
-                        });
-                    }
-                }
+            match job.compare(&models, run, &subsets, ground_truth) {
+                Ok(()) => send(CompareMessage::Finished),
+                Err(e) => send(CompareMessage::Failed(e)),
             }
-            send(CompareMessage::Finished);
         });
-        job
+        CompareJob {
+            total,
+            progress,
+            receiver,
+        }
     }
 
     /// Segmentations finished, and how many of those in the running pass are done (a
     /// fraction of its size: the pass segments its subsets together).
     pub fn progress(&self) -> (usize, f32) {
-        let total = self.window_total.load(Ordering::Relaxed);
+        let p = &self.progress;
+        let total = p.window_total.load(Ordering::Relaxed);
         let current = if total == 0 {
             0.0
         } else {
-            let pass = self.pass_size.load(Ordering::Relaxed) as f32;
-            pass * self.window_done.load(Ordering::Relaxed) as f32 / total as f32
+            let pass = p.pass_size.load(Ordering::Relaxed) as f32;
+            pass * p.window_done.load(Ordering::Relaxed) as f32 / total as f32
         };
-        (self.finished.load(Ordering::Relaxed), current)
+        (p.finished.load(Ordering::Relaxed), current)
     }
 
     /// Asks the worker to stop after the current window.
     pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
+        self.progress.cancel.store(true, Ordering::Relaxed);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
+        self.progress.cancel.load(Ordering::Relaxed)
     }
 
     /// The messages that arrived since the last call; `Finished` or `Failed` end the job.
@@ -316,6 +252,92 @@ impl CompareJob {
                 }
             }
         }
+    }
+}
+
+/// The background side of a [`CompareJob`]: the study, the counters it updates and where its
+/// messages go.
+struct Worker<'a> {
+    study: &'a Study,
+    progress: &'a JobProgress,
+    ctx: &'a egui::Context,
+    send: &'a dyn Fn(CompareMessage),
+}
+
+impl Worker<'_> {
+    /// Segments and scores every condition (see [`CompareJob::spawn`]), sending each result
+    /// as its pass ends; the error is the message to show.
+    fn compare(
+        &self,
+        models: &[ModelChoice],
+        run: RunOn,
+        subsets: &[Availability],
+        ground_truth: Option<Vec<u8>>,
+    ) -> Result<(), String> {
+        let segmenters = open_all(models, run)?;
+        let first = &segmenters[0];
+        let prepared = first.prepare(self.study).map_err(|e| e.to_string())?;
+        let reference = match ground_truth {
+            Some(labels) => labels,
+            None => {
+                let labels = self
+                    .segment(first, &prepared, &[prepared.available])?
+                    .remove(0);
+                (self.send)(CompareMessage::Reference {
+                    subset: prepared.available,
+                    labels: labels.clone(),
+                });
+                labels
+            }
+        };
+        let grid = self.study.reference();
+        for (model, segmenter) in segmenters.iter().enumerate() {
+            for pass in subsets.chunks(SUBSETS_PER_PASS) {
+                let results = self.segment(segmenter, &prepared, pass)?;
+                for (&subset, labels) in pass.iter().zip(results) {
+                    let metrics = compare_label_maps(
+                        &labels,
+                        &reference,
+                        self.study.convention,
+                        grid.shape,
+                        grid.voxel_sizes(),
+                    );
+                    (self.send)(CompareMessage::Result {
+                        model,
+                        subset,
+                        labels,
+                        metrics,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The label maps (on the study's grid) of one pass: `pass` segmented together.
+    fn segment(
+        &self,
+        segmenter: &Segmenter,
+        prepared: &PreparedCase,
+        pass: &[Availability],
+    ) -> Result<Vec<Vec<u8>>, String> {
+        let p = self.progress;
+        p.pass_size.store(pass.len(), Ordering::Relaxed);
+        let results = segmenter
+            .segment_prepared_subsets(prepared, pass, &mut |done, total| {
+                p.window_done.store(done, Ordering::Relaxed);
+                p.window_total.store(total, Ordering::Relaxed);
+                self.ctx.request_repaint();
+                !p.cancel.load(Ordering::Relaxed)
+            })
+            .map_err(|e| e.to_string())?;
+        p.finished.fetch_add(pass.len(), Ordering::Relaxed);
+        Ok(results
+            .iter()
+            .map(|r| {
+                engine::infer::labels_in_source_grid(prepared, &r.regions, self.study.convention)
+            })
+            .collect())
     }
 }
 

@@ -5,13 +5,17 @@ every subset, written by `metakd experiment`) and writes next to them:
 
 * table_overall.md: per arm, Dice (%) averaged over the 15 subsets on all evaluated test
   cases, the same on the cases that hold a tumour, and with all four sequences; each as mean ±
-  sample std over the arm's seeds (± 0.0 with one seed).
+  sample std over the arm's seeds (± 0.0 with one seed);
+* table_baseline_curve.md: the baseline runs' validation-patch Dice (all four sequences, 8
+  patches of the val split, every 250 iterations) from their metrics.jsonl.gz, one column per
+  seed: the learning curve behind the budget.
 
 The healthy cases score Dice 1 where nothing is found and 0 for any false positive (the BraTS
 convention), so the two averages show how much false positives on healthy scans weigh.
 
 usage: python3 tools/tables/experiment18.py        (run from the repository root)
 """
+import gzip
 import json
 import pathlib
 import statistics
@@ -50,7 +54,28 @@ def run_scores(path):
     }
 
 
+def baseline_curve():
+    """The validation lines of every baseline run as one Markdown table."""
+    curves = {}
+    for path in sorted((RAW / "runs").glob("baseline-seed*/metrics.jsonl.gz")):
+        seed = path.parent.name.removeprefix("baseline-")
+        with gzip.open(path, "rt") as lines:
+            for line in lines:
+                entry = json.loads(line)
+                if "val_dice" in entry:
+                    curves.setdefault(entry["iteration"], {})[seed] = entry["val_dice"]
+    seeds = sorted({seed for row in curves.values() for seed in row})
+    body = [
+        [f"{iteration:,}"]
+        + [" / ".join(f"{100 * v:.1f}" for v in row[s]) if s in row else "" for s in seeds]
+        for iteration, row in sorted(curves.items())
+    ]
+    header = ["iteration"] + [f"{s}: WT / TC / ET" for s in seeds]
+    return table(header, body, ["---:"] * len(header))
+
+
 def main():
+    (RAW / "table_baseline_curve.md").write_text(baseline_curve())
     body = []
     cases = None
     for arm in ARMS:

@@ -4,8 +4,11 @@ Reads docs/measurements/experiment18-3000/runs/<arm>-seed<k>/eval.json (every te
 every subset, written by `metakd experiment`) and writes next to them:
 
 * table_overall.md: per arm, Dice (%) averaged over the 15 subsets on all evaluated test
-  cases, the same on the cases that hold a tumour, and with all four sequences; each as mean ±
-  sample std over the arm's seeds (± 0.0 with one seed);
+  cases and on the cases that hold a tumour, and with all four sequences on both; each as
+  mean ± sample std over the arm's seeds (± 0.0 with one seed);
+* table_healthy.md: per arm, the whole tumour marked on the healthy test cases with all four
+  sequences and averaged over the 15 subsets (ml per case), and how many of those cases were
+  left clean;
 * table_baseline_curve.md: the baseline runs' validation-patch Dice (all four sequences, 8
   patches of the val split, every 250 iterations) from their metrics.jsonl.gz, one column per
   seed: the learning curve behind the budget.
@@ -45,11 +48,22 @@ def run_scores(path):
         return statistics.mean(row["per_case"][i][r]["dice"] for i in cases)
 
     every = range(len(run["cases"]))
+    healthy = [i for i in every if i not in tumour]
     full = next(row for row in rows if row["subset"] == ALL_FOUR)
+
+    def marked(row):
+        """Whole tumour marked on the healthy cases (ml per case), and how many stay clean."""
+        volumes = [row["per_case"][i][0]["predicted_ml"] for i in healthy]
+        return statistics.mean(volumes), sum(v == 0 for v in volumes)
+
     return {
         "all": [statistics.mean(average(row, every, r) for row in rows) for r in range(3)],
         "tumour": [statistics.mean(average(row, tumour, r) for row in rows) for r in range(3)],
         "four": [average(full, every, r) for r in range(3)],
+        "four_tumour": [average(full, tumour, r) for r in range(3)],
+        "healthy_four": marked(full),
+        "healthy_subsets": [statistics.mean(marked(row)[0] for row in rows),
+                            statistics.mean(marked(row)[1] for row in rows)],
         "cases": (len(run["cases"]), len(tumour)),
     }
 
@@ -76,7 +90,7 @@ def baseline_curve():
 
 def main():
     (RAW / "table_baseline_curve.md").write_text(baseline_curve())
-    body = []
+    overall, healthy = [], []
     cases = None
     for arm in ARMS:
         runs = sorted((RAW / "runs").glob(f"{arm}-seed*/eval.json"))
@@ -85,16 +99,28 @@ def main():
         scores = [run_scores(path) for path in runs]
         cases = scores[0]["cases"]
         cells = [arm, str(len(runs))]
-        for key in ["all", "tumour", "four"]:
+        for key in ["all", "tumour", "four", "four_tumour"]:
             cells += [mean_std([s[key][r] for s in scores]) for r in range(3)]
-        body.append(cells)
+        overall.append(cells)
+        plain = lambda values, f: " / ".join(f.format(v) for v in values)  # noqa: E731
+        healthy.append([
+            arm,
+            plain([s["healthy_four"][0] for s in scores], "{:.1f}"),
+            plain([s["healthy_four"][1] for s in scores], "{}"),
+            plain([s["healthy_subsets"][0] for s in scores], "{:.1f}"),
+            plain([s["healthy_subsets"][1] for s in scores], "{:.1f}"),
+        ])
     n, t = cases
     header = ["arm", "seeds"]
-    header += [f"15 subsets, {n} cases {r}" for r in REGIONS]
-    header += [f"15 subsets, {t} with tumour {r}" for r in REGIONS]
-    header += [f"all four, {n} cases {r}" for r in REGIONS]
-    text = table(header, body, ["---", "---:"] + ["---:"] * 9)
+    for what in [f"15 subsets, {n} cases", f"15 subsets, {t} with tumour",
+                 f"all four, {n} cases", f"all four, {t} with tumour"]:
+        header += [f"{what} {r}" for r in REGIONS]
+    text = table(header, overall, ["---", "---:"] + ["---:"] * 12)
     (RAW / "table_overall.md").write_text(text)
+    header = ["arm (one value per seed)", f"all four: WT ml per healthy case ({n - t} cases)",
+              "all four: healthy cases left clean", "15 subsets: WT ml per healthy case",
+              "15 subsets: healthy cases left clean (mean)"]
+    (RAW / "table_healthy.md").write_text(table(header, healthy, ["---"] + ["---:"] * 4))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 //! `metakd experiment` end to end at the smallest budget: four arms (GMD with two subsets per
 //! step, MetaKD with the one-step look-ahead) on the Dynamic Sharing backbone, one seed, three
-//! iterations each on a small phantom set, two arms trained first as a shard (`--only-seed`);
-//! the comparison table, the
-//! strategy logs, the iteration costs and the chart are written, a second invocation reuses
-//! the trained and evaluated runs, one with another budget is refused rather than mixing runs
-//! (or, with `--retrain-stale`, moved aside and trained again), a run whose model file is
-//! truncated is treated the same way, and an unknown method is refused with the list of known
-//! ones.
+//! iterations each on a small phantom set, two arms trained first as a shard (`--only-seed`).
+//! `--collect-only` then tabulates those two without training the others. The full call writes
+//! the comparison table, the strategy logs, the iteration costs and the chart; a second
+//! invocation reuses the trained and evaluated runs; one with another budget is refused rather
+//! than mixing runs (or, with `--retrain-stale`, moved aside and trained again); a run whose
+//! model file is truncated is treated the same way; and an unknown method is refused with the
+//! list of known ones.
 
 use engine::phantom::{write_dataset, PhantomConfig, PhantomSize};
 use integration_tests::metakd_binary;
@@ -64,6 +64,42 @@ fn experiment_trains_evaluates_and_compares() {
     );
     let args = with_methods("baseline,lckd,gmd,metakd-lookahead");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    // Collecting only tabulates the finished runs and names the others, training nothing.
+    let collect: Vec<&str> = args.iter().copied().chain(["--collect-only"]).collect();
+    let collected = metakd(&collect);
+    let stderr = String::from_utf8_lossy(&collected.stderr);
+    assert!(collected.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("baseline-seed1: not trained yet; left out")
+            && stderr.contains("lckd-seed1: not trained yet; left out"),
+        "{stderr}"
+    );
+    assert!(!out.join("runs/baseline-seed1").exists());
+    let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    assert!(
+        md.contains("| gmd WT |") && !md.contains("| baseline WT |"),
+        "{md}"
+    );
+    let nothing = tmp.path().join("empty");
+    let args_empty: Vec<String> = with_methods("baseline")
+        .into_iter()
+        .map(|a| {
+            if a == out.to_str().unwrap() {
+                nothing.to_str().unwrap().to_string()
+            } else {
+                a
+            }
+        })
+        .chain(["--collect-only".to_string()])
+        .collect();
+    let empty = metakd(&args_empty.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&empty.stderr);
+    assert!(
+        !empty.status.success() && stderr.contains("no run of this experiment"),
+        "{stderr}"
+    );
+
     let run = metakd(&args);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");

@@ -57,6 +57,9 @@ pub struct ExperimentPlan {
     /// aside (`<run>.stale-<k>`, nothing deleted) and trained again instead of stopping the
     /// experiment.
     pub retrain_stale: bool,
+    /// Tabulate only the runs already trained and evaluated, naming the others, instead of
+    /// training and evaluating them (to read an experiment while its runs go on elsewhere).
+    pub collect_only: bool,
     /// The command line that asked for it (written into the comparison).
     pub command: String,
 }
@@ -170,6 +173,10 @@ pub fn run(
         let mut tables = Vec::new();
         for seed in plan.seeds() {
             let run_dir = plan.run_dir(arm, seed);
+            if plan.collect_only && !run_dir.join(RUN_MODEL_FILE).exists() {
+                reporter.note(&format!("{}: not trained yet; left out", run_dir.display()));
+                continue;
+            }
             let Some((model, segmenter)) = trained_model(plan, arm, seed, &device, stop, reporter)?
             else {
                 return Ok(ExperimentOutcome::Stopped);
@@ -178,13 +185,29 @@ pub fn run(
                 Some(loaded) => loaded,
                 slot @ None => slot.insert(load_eval_cases(plan, &segmenter, reporter)?),
             };
+            if plan.collect_only && evaluated_already(&run_dir, &case_names(cases)).is_none() {
+                reporter.note(&format!(
+                    "{}: not evaluated yet; left out",
+                    run_dir.display()
+                ));
+                continue;
+            }
             tables.push(ensure_evaluated(
                 &segmenter, &model, &run_dir, cases, reporter,
             )?);
             runs.push((arm, seed, run_dir));
         }
-        summaries.push(summarise(arm.name(), &tables));
-        all_tables.push((arm, tables));
+        if !tables.is_empty() {
+            summaries.push(summarise(arm.name(), &tables));
+            all_tables.push((arm, tables));
+        }
+    }
+    if runs.is_empty() {
+        return Err(ExperimentError::Settings(format!(
+            "{}: no run of this experiment is trained and evaluated yet; run it without \
+             --collect-only first",
+            plan.out.display()
+        )));
     }
     let comparison = Comparison {
         command: plan.command.clone(),
@@ -350,8 +373,7 @@ fn ensure_evaluated(
     cases: &[EvalCase],
     reporter: &mut dyn Reporter,
 ) -> Result<EvalTable, ExperimentError> {
-    let names: Vec<String> = cases.iter().map(|c| c.case.name.clone()).collect();
-    if let Some(table) = evaluated_already(run_dir, &names) {
+    if let Some(table) = evaluated_already(run_dir, &case_names(cases)) {
         reporter.note(&format!("{}: evaluated already", run_dir.display()));
         return Ok(table);
     }
@@ -368,6 +390,11 @@ fn ensure_evaluated(
     let json = serde_json::to_string_pretty(&table).expect("table serialises");
     write(&run_dir.join("eval.json"), &json)?;
     Ok(table)
+}
+
+/// The names of the evaluation cases, in order.
+fn case_names(cases: &[EvalCase]) -> Vec<String> {
+    cases.iter().map(|c| c.case.name.clone()).collect()
 }
 
 /// The run's `eval.json` when it holds all 15 subsets of exactly these cases (a shard or an

@@ -65,6 +65,10 @@ pub struct Args {
     /// aside (`<run>.stale-<k>`) and train it again, instead of stopping.
     #[arg(long)]
     retrain_stale: bool,
+    /// Tabulate only the runs already trained and evaluated (naming the others) instead of
+    /// training and evaluating the missing ones: reads an experiment while its runs go on.
+    #[arg(long)]
+    collect_only: bool,
 }
 
 /// The arms asked for, in order; an unknown name is an error listing the known ones.
@@ -118,6 +122,7 @@ fn plan(args: &Args) -> Result<ExperimentPlan, String> {
         split: Split::parse(&args.split).expect("clap checked the split"),
         limit: args.limit,
         retrain_stale: args.retrain_stale,
+        collect_only: args.collect_only,
         command: std::iter::once("metakd".to_string())
             .chain(std::env::args().skip(1))
             .collect::<Vec<_>>()

@@ -303,11 +303,7 @@ impl ComparePanel {
                     ui.add(
                         egui::ProgressBar::new((finished as f32 + current) / job.total as f32)
                             .desired_width(360.0)
-                            .text(format!(
-                                "Segmentation {} of {}",
-                                (finished + 1).min(job.total),
-                                job.total
-                            )),
+                            .text(format!("{finished} of {} segmentations done", job.total)),
                     );
                     if ui.button("Cancel").clicked() {
                         job.cancel();

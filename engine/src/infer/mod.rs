@@ -239,6 +239,7 @@ impl Segmenter {
         let voxels = case.voxels();
         let window_values = 4 * window.iter().product::<usize>();
         let mut sums = vec![WindowSums::new(voxels); subsets.len()];
+        let absent = self.net.absent_levels(window, &self.device);
         let mut done = 0;
         for chunk in windows.chunks(self.config.batch) {
             let mut input = vec![0f32; chunk.len() * window_values];
@@ -247,7 +248,9 @@ impl Segmenter {
             }
             let data = TensorData::new(input, [chunk.len(), 4, window[0], window[1], window[2]]);
             let images = Tensor::<5>::from_data(data, &self.device);
-            let logits = self.net.forward_subsets(images, &availabilities);
+            let logits = self
+                .net
+                .forward_subsets(images, &availabilities, absent.as_ref());
             for (s, logits) in logits.into_iter().enumerate() {
                 let probabilities: Vec<f32> = sigmoid(logits)
                     .into_data()

@@ -20,7 +20,7 @@ pub mod paper;
 
 pub use blocks::upsample_hw2;
 pub use file::{ModelFile, ModelFileError};
-pub use network::{MetaKdNet, NetOutput};
+pub use network::{AbsentLevels, MetaKdNet, NetOutput};
 
 use std::fmt;
 

@@ -54,6 +54,11 @@ pub struct MetaKdNet {
     paper: Option<PaperNet>,
 }
 
+/// The encoder's response to a zero window at every level, `[1, 4, C, d, h, w]`: what a
+/// modality left out contributes ([`MetaKdNet::absent_levels`]).
+#[derive(Debug, Clone)]
+pub struct AbsentLevels(Vec<Tensor<6>>);
+
 /// What a forward pass returns.
 #[derive(Debug, Clone)]
 pub struct NetOutput {
@@ -200,16 +205,35 @@ impl MetaKdNet {
         self.decode(&levels, mask, gate)
     }
 
-    /// Logits `[N, 3, D, H, W]` of the same windows under each of `subsets` (one entry per
-    /// subset, in order): `x` holds every modality any subset uses. With concatenation the
-    /// encoder runs once for all subsets: a modality a subset leaves out gets the encoder's
-    /// response to a zero window, exactly what [`MetaKdNet::forward`] computes from a zeroed
-    /// channel, so each result equals a forward pass with that subset's channels zeroed.
-    /// Other backbones run one forward pass per subset.
-    pub fn forward_subsets(&self, x: Tensor<5>, subsets: &[Availability]) -> Vec<Tensor<5>> {
-        let device = x.device();
-        let [n, _, d, h, w] = x.dims();
+    /// What a modality left out contributes to the concatenation backbone in windows of
+    /// `window` voxels: the encoder's response to a zero window, per level. It depends on the
+    /// weights and the window size only, so a caller computes it once for many windows;
+    /// `None` for the backbones [`MetaKdNet::forward_subsets`] runs subset by subset.
+    pub fn absent_levels(&self, window: [usize; 3], device: &Device) -> Option<AbsentLevels> {
         if self.paper.is_some() || self.dynamic_sharing {
+            return None;
+        }
+        let [d, h, w] = window;
+        let zeros = Tensor::zeros([1, MODALITIES, d, h, w], device);
+        Some(AbsentLevels(self.encode(zeros)))
+    }
+
+    /// Logits `[N, 3, D, H, W]` of the same windows under each of `subsets` (one entry per
+    /// subset, in order): `x` holds every modality any subset uses. With concatenation
+    /// (`absent` from [`MetaKdNet::absent_levels`] at `x`'s window size) the encoder runs once
+    /// for all subsets: a modality a subset leaves out gets the encoder's response to a zero
+    /// window, exactly what [`MetaKdNet::forward`] computes from a zeroed channel, so each
+    /// result equals a forward pass with that subset's channels zeroed. Without `absent` it
+    /// runs one forward pass per subset.
+    pub fn forward_subsets(
+        &self,
+        x: Tensor<5>,
+        subsets: &[Availability],
+        absent: Option<&AbsentLevels>,
+    ) -> Vec<Tensor<5>> {
+        let device = x.device();
+        let n = x.dims()[0];
+        let Some(AbsentLevels(absent)) = absent else {
             return subsets
                 .iter()
                 .map(|subset| {
@@ -218,15 +242,14 @@ impl MetaKdNet {
                         .logits
                 })
                 .collect();
-        }
+        };
         let present = self.encode(x);
-        let absent = self.encode(Tensor::zeros([1, MODALITIES, d, h, w], &device));
         subsets
             .iter()
             .map(|subset| {
                 let levels: Vec<Tensor<6>> = present
                     .iter()
-                    .zip(&absent)
+                    .zip(absent)
                     .map(|(p, a)| {
                         let [_, _, c, d, h, w] = p.dims();
                         let slots = Modality::ALL

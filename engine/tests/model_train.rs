@@ -173,6 +173,60 @@ fn network_shapes_and_presets() {
     assert_eq!(out.logits.dims(), [1, 3, 8, 8, 8]);
 }
 
+/// The network's several-subsets pass gives, for each subset, the logits of a plain forward
+/// pass with the left-out channels zeroed: with the encoder shared (concatenation, the zero
+/// window encoded once) and subset by subset (Dynamic Sharing, which has no shared encoding).
+#[test]
+fn forward_subsets_equals_forward_with_zeroed_channels() {
+    use engine::model::Fusion;
+    let device = cpu();
+    device.seed(9);
+    let shape = [2, 4, 16, 16, 8];
+    let n: usize = shape.iter().product();
+    let input: Vec<f32> = (0..n)
+        .map(|i| ((i * 53 % 97) as f32 / 40.0) - 1.2)
+        .collect();
+    let subsets = [0b1111, 0b0001, 0b0110, 0b1011].map(Availability::from_id);
+    for fusion in [Fusion::Concat, Fusion::DynamicSharing] {
+        let config = ModelConfig {
+            fusion,
+            ..ModelConfig::preset(Preset::Tiny)
+        };
+        let net = MetaKdNet::new(&config, &device).unwrap();
+        let absent = net.absent_levels([16, 16, 8], &device);
+        assert_eq!(absent.is_some(), fusion == Fusion::Concat);
+        let together =
+            net.forward_subsets(t5(input.clone(), shape, &device), &subsets, absent.as_ref());
+        for (subset, logits) in subsets.iter().zip(together) {
+            let zeroed: Vec<f32> = input
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let channel = i / (n / shape[0] / 4) % 4;
+                    if subset.contains(Modality::ALL[channel]) {
+                        *v
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let alone = net
+                .forward(t5(zeroed, shape, &device), &[*subset; 2], None)
+                .logits;
+            let (a, b) = (values(logits), values(alone));
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst <= 1e-5,
+                "{fusion:?} {subset:?}: largest difference {worst}"
+            );
+        }
+    }
+}
+
 /// Every float parameter's gradient that exists, flattened in visiting order.
 struct GradientValues<'a> {
     grads: &'a burn::tensor::Gradients,
@@ -530,7 +584,9 @@ mod training {
     }
 
     /// Segmenting under several subsets in one pass (the encoder run once per window) gives
-    /// each subset what segmenting it alone gives, for both fusions.
+    /// each subset what segmenting it alone gives, for both fusions (window selection,
+    /// blending and post-processing per subset; that the shared encoding equals a forward pass
+    /// with zeroed channels is `forward_subsets_equals_forward_with_zeroed_channels`).
     #[test]
     fn subsets_in_one_pass_match_one_subset_at_a_time() {
         let tmp = tempfile::tempdir().unwrap();

@@ -31,6 +31,11 @@ REGIONS = ["WT", "TC", "ET"]
 ALL_FOUR = "FLAIR+T1+T1ce+T2"
 
 
+def per_seed(values, form):
+    """One formatted value per seed, separated by slashes."""
+    return " / ".join(form.format(v) for v in values)
+
+
 def mean_std(values):
     """`mean ± std` in %, the sample std over seeds (0 with one)."""
     std = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -102,13 +107,12 @@ def main():
         for key in ["all", "tumour", "four", "four_tumour"]:
             cells += [mean_std([s[key][r] for s in scores]) for r in range(3)]
         overall.append(cells)
-        plain = lambda values, f: " / ".join(f.format(v) for v in values)  # noqa: E731
         healthy.append([
             arm,
-            plain([s["healthy_four"][0] for s in scores], "{:.1f}"),
-            plain([s["healthy_four"][1] for s in scores], "{}"),
-            plain([s["healthy_subsets"][0] for s in scores], "{:.1f}"),
-            plain([s["healthy_subsets"][1] for s in scores], "{:.1f}"),
+            per_seed([s["healthy_four"][0] for s in scores], "{:.1f}"),
+            per_seed([s["healthy_four"][1] for s in scores], "{}"),
+            per_seed([s["healthy_subsets"][0] for s in scores], "{:.1f}"),
+            per_seed([s["healthy_subsets"][1] for s in scores], "{:.1f}"),
         ])
     n, t = cases
     header = ["arm", "seeds"]

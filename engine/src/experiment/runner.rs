@@ -185,16 +185,20 @@ pub fn run(
                 Some(loaded) => loaded,
                 slot @ None => slot.insert(load_eval_cases(plan, &segmenter, reporter)?),
             };
-            if plan.collect_only && evaluated_already(&run_dir, &case_names(cases)).is_none() {
-                reporter.note(&format!(
-                    "{}: not evaluated yet; left out",
-                    run_dir.display()
-                ));
-                continue;
-            }
-            tables.push(ensure_evaluated(
-                &segmenter, &model, &run_dir, cases, reporter,
-            )?);
+            let table = if plan.collect_only {
+                let Some(table) = evaluated_already(&run_dir, &case_names(cases)) else {
+                    reporter.note(&format!(
+                        "{}: not evaluated yet; left out",
+                        run_dir.display()
+                    ));
+                    continue;
+                };
+                reporter.note(&format!("{}: evaluated already", run_dir.display()));
+                table
+            } else {
+                ensure_evaluated(&segmenter, &model, &run_dir, cases, reporter)?
+            };
+            tables.push(table);
             runs.push((arm, seed, run_dir));
         }
         if !tables.is_empty() {

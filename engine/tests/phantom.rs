@@ -4,7 +4,7 @@
 use engine::data::cases::CaseList;
 use engine::phantom::{
     assign_splits, case_name, generate_case, tissue_label, write_dataset, AnatomySource,
-    PhantomCase, PhantomConfig, PhantomSize, Split, WrittenCase,
+    PhantomCase, PhantomConfig, PhantomSize, Split, TumourModel, WrittenCase,
 };
 use engine::study::{LabelConvention, Modality, Study};
 use engine::volume::DataType;
@@ -19,6 +19,7 @@ fn small(convention: LabelConvention) -> PhantomConfig {
         convention,
         randomise: false,
         anatomy: AnatomySource::Procedural,
+        tumours: TumourModel::Ellipsoid,
     }
 }
 
@@ -28,6 +29,20 @@ fn cases() -> &'static [PhantomCase] {
     CASES_CELL.get_or_init(|| {
         (0..CASES)
             .map(|i| generate_case(SEED, i, &small(LabelConvention::Brats2021)).unwrap())
+            .collect()
+    })
+}
+
+/// The same seed's cases with tumours grown along white matter (generated once).
+fn grown_cases() -> &'static [PhantomCase] {
+    static CASES_CELL: OnceLock<Vec<PhantomCase>> = OnceLock::new();
+    CASES_CELL.get_or_init(|| {
+        let config = PhantomConfig {
+            tumours: TumourModel::Grown,
+            ..small(LabelConvention::Brats2021)
+        };
+        (0..CASES)
+            .map(|i| generate_case(SEED, i, &config).unwrap())
             .collect()
     })
 }
@@ -66,6 +81,24 @@ fn same_seed_same_case_other_seed_other_case() {
     assert_ne!(a.modalities[0], c.modalities[0]);
     // Different cases of one data set differ too.
     assert_ne!(cases()[0].modalities[0], cases()[1].modalities[0]);
+}
+
+/// Grown tumours are as deterministic as the rest, and differ from the ellipsoid ones.
+#[test]
+fn grown_tumours_same_seed_same_case() {
+    let config = PhantomConfig {
+        tumours: TumourModel::Grown,
+        ..small(LabelConvention::Brats2021)
+    };
+    let index = grown_cases()
+        .iter()
+        .position(|c| c.lesions > 0)
+        .expect("a case with a tumour");
+    let a = &grown_cases()[index];
+    let b = generate_case(SEED, index, &config).unwrap();
+    assert_eq!(a.modalities, b.modalities);
+    assert_eq!(a.labels, b.labels);
+    assert_ne!(a.labels, cases()[index].labels);
 }
 
 #[test]
@@ -125,7 +158,16 @@ fn labels_use_the_convention_and_only_differ_in_the_et_value() {
 
 #[test]
 fn tumour_core_is_wrapped_in_oedema() {
-    for case in cases() {
+    assert_core_wrapped_in_oedema(cases());
+}
+
+#[test]
+fn grown_tumour_core_is_wrapped_in_oedema() {
+    assert_core_wrapped_in_oedema(grown_cases());
+}
+
+fn assert_core_wrapped_in_oedema(cases: &[PhantomCase]) {
+    for case in cases {
         let [nx, ny, nz] = case.shape;
         let at = |i: usize, j: usize, k: usize| case.labels[i + nx * (j + ny * k)];
         for k in 1..nz - 1 {
@@ -159,10 +201,19 @@ fn tumour_core_is_wrapped_in_oedema() {
 
 #[test]
 fn most_cases_have_a_tumour() {
-    let with = cases().iter().filter(|c| c.lesions > 0).count();
+    assert_most_have_a_tumour(cases(), 2);
+}
+
+#[test]
+fn most_grown_cases_have_a_tumour() {
+    assert_most_have_a_tumour(grown_cases(), 3);
+}
+
+fn assert_most_have_a_tumour(cases: &[PhantomCase], most_lesions: usize) {
+    let with = cases.iter().filter(|c| c.lesions > 0).count();
     assert!(with >= CASES - 2, "{with} of {CASES}");
-    assert!(cases().iter().all(|c| c.lesions <= 2));
-    for case in cases() {
+    assert!(cases.iter().all(|c| c.lesions <= most_lesions));
+    for case in cases {
         assert_eq!(
             case.lesions == 0,
             case.labels.iter().all(|l| *l == 0),
@@ -199,8 +250,17 @@ fn normal_tissue_contrast_follows_each_sequence() {
 
 #[test]
 fn tumour_compartments_show_on_the_right_sequences() {
+    assert_compartments_show_on_the_right_sequences(cases());
+}
+
+#[test]
+fn grown_tumour_compartments_show_on_the_right_sequences() {
+    assert_compartments_show_on_the_right_sequences(grown_cases());
+}
+
+fn assert_compartments_show_on_the_right_sequences(cases: &[PhantomCase]) {
     let mut checked = 0;
-    for case in cases() {
+    for case in cases {
         let part = |m: Modality, label: u8| mean_where(case, m, |l, _| l == label);
         if [1, 2, 4].iter().any(|l| part(Modality::T1, *l).is_none()) {
             continue;

@@ -6,6 +6,7 @@
 //! * [`template`]: or a real brain instead, the ICBM 2009a template's tissue maps;
 //! * [`deform`]: the per-case rotation, scaling, shift and smooth warp of the head;
 //! * [`tumour`]: 0–2 glioma-like lesions (oedema ⊃ enhancing rim ⊃ necrosis) with mass effect;
+//! * [`growth`]: or, on request, 0–3 tumours grown by reaction–diffusion along white matter;
 //! * [`physics`]: per-modality contrasts, bias field, Rician noise, intensity scale;
 //! * [`randomise`]: domain randomisation, on request — per case and sequence, random tissue
 //!   signals, bias, noise, thick slices, blur, gamma, ghosts, int16 or z-scored storage;
@@ -18,6 +19,7 @@
 
 pub mod anatomy;
 pub mod deform;
+pub mod growth;
 mod lattice;
 pub mod noise;
 pub mod physics;
@@ -41,7 +43,8 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use template::{TemplateAnatomy, TemplateError};
-use tumour::{Lesion, LesionDepths};
+pub use tumour::TumourModel;
+use tumour::{EllipsoidLesion, GrownLesion, Lesion, LesionDepths};
 
 /// Width (mm) over which oedema fades in on T1, T1ce and T2; FLAIR shows it with a sharp edge.
 const EDEMA_SOFT_WIDTH: f32 = 7.0;
@@ -105,6 +108,7 @@ pub struct PhantomConfig {
     /// Domain randomisation ([`randomise`]): every case its own scanner and protocol.
     pub randomise: bool,
     pub anatomy: AnatomySource,
+    pub tumours: TumourModel,
 }
 
 impl Default for PhantomConfig {
@@ -114,6 +118,7 @@ impl Default for PhantomConfig {
             convention: LabelConvention::Brats2021,
             randomise: false,
             anatomy: AnatomySource::Procedural,
+            tumours: TumourModel::Ellipsoid,
         }
     }
 }
@@ -278,20 +283,10 @@ impl CaseModel {
         };
         let contrast = Contrast::jittered(rng, 0.05);
         let acquisition = Acquisition::random(rng);
-        let count = match rng.random_range(0.0..1.0) {
-            u if u < 0.1 => 0,
-            u if u < 0.7 => 1,
-            _ => 2,
+        let lesions = match config.tumours {
+            TumourModel::Ellipsoid => ellipsoid_lesions(rng, anatomy.as_ref(), voxel),
+            TumourModel::Grown => grown_lesions(rng, anatomy.as_ref(), voxel),
         };
-        let mut lesions = Vec::with_capacity(count);
-        for n in 0..count {
-            let size = if n == 0 {
-                rng.random_range(8.0..20.0)
-            } else {
-                rng.random_range(5.0..12.0)
-            };
-            lesions.push(Lesion::sample(rng, anatomy.as_ref(), size, voxel));
-        }
         CaseModel {
             deformation,
             anatomy,
@@ -304,6 +299,48 @@ impl CaseModel {
             et_value: config.convention.et_value(),
         }
     }
+}
+
+/// 0–2 ellipsoid lesions: none in 10 % of cases, two in 30 %; the first 8–20 mm, a second
+/// 5–12 mm.
+fn ellipsoid_lesions(rng: &mut ChaCha8Rng, anatomy: &dyn TissueMap, voxel: f32) -> Vec<Lesion> {
+    let count = match rng.random_range(0.0..1.0) {
+        u if u < 0.1 => 0,
+        u if u < 0.7 => 1,
+        _ => 2,
+    };
+    (0..count)
+        .map(|n| {
+            let size = if n == 0 {
+                rng.random_range(8.0..20.0)
+            } else {
+                rng.random_range(5.0..12.0)
+            };
+            Lesion::Ellipsoid(EllipsoidLesion::sample(rng, anatomy, size, voxel))
+        })
+        .collect()
+}
+
+/// 0–3 grown tumours: none in 10 % of cases, one in 50 %, two in 25 %, three (multifocal) in
+/// 15 %; the first with a core of 6–28 mm equivalent radius drawn log-uniformly (small ones
+/// as often as large ones per octave), further ones 4–12 mm.
+fn grown_lesions(rng: &mut ChaCha8Rng, anatomy: &dyn TissueMap, voxel: f32) -> Vec<Lesion> {
+    let count = match rng.random_range(0.0..1.0) {
+        u if u < 0.1 => 0,
+        u if u < 0.6 => 1,
+        u if u < 0.85 => 2,
+        _ => 3,
+    };
+    (0..count)
+        .map(|n| {
+            let size = if n == 0 {
+                rng.random_range(6f32.ln()..28f32.ln()).exp()
+            } else {
+                rng.random_range(4.0..12.0)
+            };
+            Lesion::Grown(GrownLesion::sample(rng, anatomy, size, voxel))
+        })
+        .collect()
 }
 
 /// Generates case `index` (0-based) of the data set with `seed`. Fails only when the
@@ -490,7 +527,7 @@ fn voxel(model: &CaseModel, world: [f32; 3], rng: &mut ChaCha8Rng) -> Option<Vox
     let contrast = &model.contrast;
     let texture = 1.0 + 0.035 * model.texture.fbm(source.map(|v| v / 5.0), 2);
     let tumour_texture = texture_lesion.map_or(1.0, |l| {
-        1.0 + 0.09 * l.texture.fbm(head.map(|v| v / 3.5), 2)
+        1.0 + 0.09 * l.texture().fbm(head.map(|v| v / 3.5), 2)
     });
     let rim = (core - necrosis).max(0.0);
     let mut values = [0.0f32; MODALITIES];

@@ -1,6 +1,8 @@
-//! Glioma-like lesions: nested, noise-deformed ellipsoids placed in the cerebral white matter.
+//! Glioma-like lesions placed in the cerebral white matter: nested, noise-deformed ellipsoids
+//! ([`EllipsoidLesion`], the default) or tumours grown by a reaction–diffusion model
+//! ([`GrownLesion`]).
 //!
-//! Each lesion has a tumour core (enhancing rim around an optional necrotic centre) surrounded
+//! Each ellipsoid lesion has a tumour core (enhancing rim around an optional necrotic centre) surrounded
 //! by a margin of oedema that always encloses it, plus oedema fingers that reach further out
 //! along white matter (the cortex is largely spared). The core pushes the surrounding anatomy
 //! outward (mass effect), so ventricles and sulci near a large tumour are compressed.
@@ -10,12 +12,57 @@
 
 use super::anatomy::{TissueMap, WM};
 use super::deform::random_rotation;
+pub use super::growth::GrownLesion;
 use super::noise::Noise3;
 use rand::Rng;
 
+/// How a case's lesions are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TumourModel {
+    /// Nested noise-deformed ellipsoids with oedema fingers ([`EllipsoidLesion`]).
+    #[default]
+    Ellipsoid,
+    /// Grown by reaction–diffusion along white matter ([`GrownLesion`]).
+    Grown,
+}
+
 /// One lesion in head coordinates.
 #[derive(Debug, Clone)]
-pub struct Lesion {
+pub enum Lesion {
+    Ellipsoid(EllipsoidLesion),
+    Grown(GrownLesion),
+}
+
+impl Lesion {
+    /// Where the anatomy shown at `p` comes from (the lesion's mass effect).
+    #[inline]
+    pub fn displace(&self, p: [f32; 3]) -> [f32; 3] {
+        match self {
+            Lesion::Ellipsoid(lesion) => lesion.displace(p),
+            Lesion::Grown(lesion) => lesion.displace(p),
+        }
+    }
+
+    /// Depths of `p` (head coordinates, before displacement) in the lesion's parts.
+    pub fn depths(&self, p: [f32; 3]) -> LesionDepths {
+        match self {
+            Lesion::Ellipsoid(lesion) => lesion.depths(p),
+            Lesion::Grown(lesion) => lesion.depths(p),
+        }
+    }
+
+    /// The lesion's intensity texture.
+    pub fn texture(&self) -> &Noise3 {
+        match self {
+            Lesion::Ellipsoid(lesion) => &lesion.texture,
+            Lesion::Grown(lesion) => &lesion.texture,
+        }
+    }
+}
+
+/// A noise-deformed ellipsoid core with oedema around it, in head coordinates.
+#[derive(Debug, Clone)]
+pub struct EllipsoidLesion {
     centre: [f32; 3],
     /// Rows: the lesion's local axes in head coordinates.
     axes: [[f32; 3]; 3],
@@ -70,10 +117,15 @@ impl LesionDepths {
     }
 }
 
-impl Lesion {
+impl EllipsoidLesion {
     /// Draws a lesion whose core mean radius is about `size` mm and places it in deep white
     /// matter of `anatomy` (far enough inside the brain that core and margin stay inside).
-    pub fn sample<R: Rng>(rng: &mut R, anatomy: &dyn TissueMap, size: f32, voxel: f32) -> Lesion {
+    pub fn sample<R: Rng>(
+        rng: &mut R,
+        anatomy: &dyn TissueMap,
+        size: f32,
+        voxel: f32,
+    ) -> EllipsoidLesion {
         let mut size = size;
         let margin = (2.3 * voxel).max(3.5);
         loop {
@@ -81,61 +133,37 @@ impl Lesion {
             let radii = stretch.map(|s| s * size);
             let core_amplitude = rng.random_range(0.08..0.22);
             let reach_core = radii.iter().fold(0.0f32, |a, b| a.max(*b)) * (1.0 + core_amplitude);
-            for _ in 0..400 {
-                let centre = [
-                    rng.random_range(-55.0..55.0),
-                    rng.random_range(-75.0..55.0),
-                    rng.random_range(-20.0..60.0),
-                ];
-                let tissue = anatomy.tissue(centre, 1.0);
-                let clear = tissue.cerebrum_depth - (reach_core + margin + 3.0);
-                if tissue.fractions[WM] > 0.95 && clear > 0.0 && tissue.ventricle_depth < -3.0 {
-                    let necrotic = rng.random_bool(if size > 9.0 { 0.85 } else { 0.3 });
-                    let edema_extent = rng.random_range(7.0..32.0);
-                    let edema_amplitude = rng.random_range(0.2..0.45);
-                    return Lesion {
-                        centre,
-                        axes: random_rotation(rng),
-                        radii,
-                        core_amplitude,
-                        rim: rng.random_range(1.8f32..4.5).max(1.2 * voxel),
-                        necrotic,
-                        edema_extent,
-                        edema_amplitude,
-                        edema_frequency: rng.random_range(1.2..2.4),
-                        margin,
-                        mass: size * rng.random_range(0.45..0.8),
-                        shape: Noise3::from_rng(rng),
-                        texture: Noise3::from_rng(rng),
-                        reach: (reach_core + edema_extent) * (1.0 + 2.6 * edema_amplitude)
-                            + margin
-                            + 10.0,
-                    };
-                }
+            if let Some(centre) = deep_white_matter_point(rng, anatomy, reach_core + margin + 3.0) {
+                let necrotic = rng.random_bool(if size > 9.0 { 0.85 } else { 0.3 });
+                let edema_extent = rng.random_range(7.0..32.0);
+                let edema_amplitude = rng.random_range(0.2..0.45);
+                return EllipsoidLesion {
+                    centre,
+                    axes: random_rotation(rng),
+                    radii,
+                    core_amplitude,
+                    rim: rng.random_range(1.8f32..4.5).max(1.2 * voxel),
+                    necrotic,
+                    edema_extent,
+                    edema_amplitude,
+                    edema_frequency: rng.random_range(1.2..2.4),
+                    margin,
+                    mass: size * rng.random_range(0.45..0.8),
+                    shape: Noise3::from_rng(rng),
+                    texture: Noise3::from_rng(rng),
+                    reach: (reach_core + edema_extent) * (1.0 + 2.6 * edema_amplitude)
+                        + margin
+                        + 10.0,
+                };
             }
             size *= 0.85;
         }
     }
 
-    /// Where the anatomy shown at `p` comes from: the core has pushed tissue outwards, as if a
-    /// ball of radius `mass` had been inflated at the centre.
+    /// Where the anatomy shown at `p` comes from (the core's mass effect, [`inflate`]).
     #[inline]
     pub fn displace(&self, p: [f32; 3]) -> [f32; 3] {
-        let d = [
-            p[0] - self.centre[0],
-            p[1] - self.centre[1],
-            p[2] - self.centre[2],
-        ];
-        let r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-        if r2 <= self.mass * self.mass {
-            return self.centre;
-        }
-        let k = ((r2 - self.mass * self.mass) / r2).sqrt();
-        [
-            self.centre[0] + d[0] * k,
-            self.centre[1] + d[1] * k,
-            self.centre[2] + d[2] * k,
-        ]
+        inflate(self.centre, self.mass, p)
     }
 
     /// Depths of `p` (head coordinates, before displacement) in the lesion's parts.
@@ -198,6 +226,45 @@ impl Lesion {
     }
 }
 
+/// A point in deep cerebral white matter of `anatomy`, at least `clearance` mm below the
+/// cerebrum's hull and away from the ventricles; `None` when 400 draws find none.
+pub fn deep_white_matter_point<R: Rng>(
+    rng: &mut R,
+    anatomy: &dyn TissueMap,
+    clearance: f32,
+) -> Option<[f32; 3]> {
+    for _ in 0..400 {
+        let centre = [
+            rng.random_range(-55.0..55.0),
+            rng.random_range(-75.0..55.0),
+            rng.random_range(-20.0..60.0),
+        ];
+        let tissue = anatomy.tissue(centre, 1.0);
+        let clear = tissue.cerebrum_depth - clearance;
+        if tissue.fractions[WM] > 0.95 && clear > 0.0 && tissue.ventricle_depth < -3.0 {
+            return Some(centre);
+        }
+    }
+    None
+}
+
+/// Mass effect: where the anatomy shown at `p` comes from when a lesion at `centre` has pushed
+/// tissue outwards, as if a ball of radius `mass` had been inflated there.
+#[inline]
+pub fn inflate(centre: [f32; 3], mass: f32, p: [f32; 3]) -> [f32; 3] {
+    let d = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
+    let r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    if r2 <= mass * mass {
+        return centre;
+    }
+    let k = ((r2 - mass * mass) / r2).sqrt();
+    [
+        centre[0] + d[0] * k,
+        centre[1] + d[1] * k,
+        centre[2] + d[2] * k,
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,7 +276,7 @@ mod tests {
         let anatomy = Anatomy::standard();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         for _ in 0..5 {
-            let lesion = Lesion::sample(&mut rng, &anatomy, 14.0, 1.0);
+            let lesion = EllipsoidLesion::sample(&mut rng, &anatomy, 14.0, 1.0);
             for i in 0..3000 {
                 let t = i as f32 * 0.731;
                 let p = [
@@ -227,7 +294,7 @@ mod tests {
     fn mass_effect_is_monotone_and_fades() {
         let anatomy = Anatomy::standard();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
-        let lesion = Lesion::sample(&mut rng, &anatomy, 15.0, 1.0);
+        let lesion = EllipsoidLesion::sample(&mut rng, &anatomy, 15.0, 1.0);
         let mut last = -1.0f32;
         for step in 1..200 {
             let r = step as f32 * 0.5;

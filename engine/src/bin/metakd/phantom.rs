@@ -1,7 +1,9 @@
 //! `metakd phantom`: writes synthetic BraTS-like cases in the BraTS 2018–2021 layout
 //! (`DIR/<case>/<case>_{flair,t1,t1ce,t2,seg}.nii.gz`) plus `DIR/cases.csv` (case, split).
 
-use engine::phantom::{write_dataset, AnatomySource, PhantomConfig, PhantomSize, WrittenCase};
+use engine::phantom::{
+    write_dataset, AnatomySource, PhantomConfig, PhantomSize, TumourModel, WrittenCase,
+};
 use engine::study::LabelConvention;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +35,17 @@ pub struct Args {
     /// (the ICBM 2009a template's real brain, placed and warped per case; docs/phantoms.md).
     #[arg(long, value_enum, default_value_t = Anatomy::Procedural)]
     anatomy: Anatomy,
+    /// Tumours: `ellipsoid` (nested noise-deformed ellipsoids, 0–2 per case; the data sets
+    /// made so far) or `grown` (reaction–diffusion along white matter, irregular necrosis,
+    /// 0–3 per case, small to large; docs/phantoms.md).
+    #[arg(long, value_enum, default_value_t = Tumours::Ellipsoid)]
+    tumours: Tumours,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Tumours {
+    Ellipsoid,
+    Grown,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -69,6 +82,10 @@ pub fn run(args: Args) -> ExitCode {
         anatomy: match args.anatomy {
             Anatomy::Procedural => AnatomySource::Procedural,
             Anatomy::Template => AnatomySource::Template,
+        },
+        tumours: match args.tumours {
+            Tumours::Ellipsoid => TumourModel::Ellipsoid,
+            Tumours::Grown => TumourModel::Grown,
         },
     };
     let start = Instant::now();

@@ -43,14 +43,14 @@ use std::collections::BinaryHeap;
 const DEPTH_LIMIT: f32 = 20.0;
 /// Spacing of the local grid (mm).
 const SPACING: f32 = 1.5;
-/// How far (in white-matter millimetres of front travel) the march goes beyond the oedema, so
-/// that the oedema's outline has a smooth field around it.
-const BEYOND_OEDEMA: f32 = 8.0;
+/// Room (mm) the grid keeps between the tumour and its faces: for the oedema margin around the
+/// core and the softened oedema edge beyond the outermost tumour cell.
+const ROOM: f32 = 8.0;
 /// Half-width beyond which the grid is not widened (mm): a whole brain fits in it.
 const LARGEST_HALF_WIDTH: f32 = 110.0;
 
-/// A lesion grown by [`march`]: the age of the front on the local grid and the ages that
-/// make core, necrosis and oedema.
+/// A lesion grown by [`march`]: the signed distances to its core, necrosis and oedema on the
+/// local grid.
 #[derive(Debug, Clone)]
 pub struct GrownLesion {
     centre: [f32; 3],
@@ -102,9 +102,10 @@ impl Grid {
         std::array::from_fn(|a| self.origin[a] + SPACING * ijk[a] as f32)
     }
 
-    fn on_a_face(&self, index: usize) -> bool {
+    /// Whether `index` lies within `cells` cells of a face.
+    fn near_a_face(&self, index: usize, cells: usize) -> bool {
         let ijk = self.cell(index);
-        (0..3).any(|a| ijk[a] == 0 || ijk[a] + 1 == self.shape[a])
+        (0..3).any(|a| ijk[a] < cells || ijk[a] + cells >= self.shape[a])
     }
 
     /// The neighbour of `index` one cell along `axis` in `direction` (±1), if inside.
@@ -115,6 +116,30 @@ impl Grid {
         }
         let stride = [1, self.shape[0], self.shape[0] * self.shape[1]][axis] as isize;
         Some((index as isize + direction * stride) as usize)
+    }
+
+    /// The cell nearest head point `p` (clamped to the grid).
+    fn cell_near(&self, p: [f32; 3]) -> [usize; 3] {
+        std::array::from_fn(|a| {
+            let at = ((p[a] - self.origin[a]) / SPACING).round().max(0.0) as usize;
+            at.min(self.shape[a] - 1)
+        })
+    }
+
+    /// The indices of the cells at most `reach` cells from `centre` along every axis.
+    fn cells_within(&self, centre: [usize; 3], reach: usize) -> Vec<usize> {
+        let range =
+            |a: usize| centre[a].saturating_sub(reach)..(centre[a] + reach + 1).min(self.shape[a]);
+        let [nx, ny, _] = self.shape;
+        let mut cells = Vec::new();
+        for k in range(2) {
+            for j in range(1) {
+                for i in range(0) {
+                    cells.push(i + nx * (j + ny * k));
+                }
+            }
+        }
+        cells
     }
 
     /// Grid position (fractional cell indices) of head point `p`, or `None` outside the grid.
@@ -276,9 +301,11 @@ impl GrownLesion {
             // The oldest part of the core, its threshold wobbled so the outline is irregular.
             let inside: Vec<bool> = (0..grid.len())
                 .map(|i| {
-                    let p = grid.point(i);
-                    let wobble = 1.0 + 0.25 * necrosis_shape.fbm(p.map(|v| v / 9.0), 2);
-                    grown.age[i] >= age * wobble
+                    grown.age[i] >= grown.core_age && {
+                        let p = grid.point(i);
+                        let wobble = 1.0 + 0.25 * necrosis_shape.fbm(p.map(|v| v / 9.0), 2);
+                        grown.age[i] >= age * wobble
+                    }
                 })
                 .collect();
             Distance::to(&grid, &inside)
@@ -366,8 +393,8 @@ impl Medium<'_> {
 /// The end state of one growth.
 struct Grown {
     grid: Grid,
-    /// Time before the end of the march at which the front reached each cell (0 where it never
-    /// did).
+    /// Time before the end of the march at which the front reached each cell (−1 where it
+    /// never did).
     age: Vec<f32>,
     core_age: f32,
     edema_age: f32,
@@ -486,8 +513,8 @@ impl Front {
 }
 
 /// Fast marching from the seed until the front has covered the oedema's volume and
-/// [`BEYOND_OEDEMA`] more. When it reaches the grid's faces first: `None`, or with
-/// `stop_at_faces` the growth so far.
+/// When it comes within [`ROOM`] of the grid's faces first: `None`, or with `stop_at_faces`
+/// the growth so far.
 fn march(
     medium: &Medium,
     parameters: &GrowthParameters,
@@ -504,7 +531,8 @@ fn march(
     };
     let mut front = Front::new(grid);
     // Seed: the cells within 2 mm of the centre that tumour can live in, timed by distance.
-    for index in 0..n {
+    let centre_cell = grid.cell_near(medium.centre);
+    for index in grid.cells_within(centre_cell, 2) {
         let p = grid.point(index);
         let distance = (0..3)
             .map(|a| (p[a] - medium.centre[a]).powi(2))
@@ -524,20 +552,17 @@ fn march(
     let necrotic_cells = (parameters.necrotic_share * core_cells as f32).round() as usize;
     // Arrival times of the cells accepted, in order: the k-th is the k-th smallest.
     let mut order = Vec::new();
-    let mut edema_time = None;
+    let room = (ROOM / SPACING).ceil() as usize;
     let mut hit_a_face = false;
     front.advance(&mut speed_at, parameters.axis_stretch, |index, t| {
-        if grid.on_a_face(index) && !stop_at_faces {
+        if order.len() >= edema_cells {
+            return false;
+        }
+        if grid.near_a_face(index, room) && !stop_at_faces {
             hit_a_face = true;
             return false;
         }
-        if edema_time.is_some_and(|e| t > e + BEYOND_OEDEMA) {
-            return false;
-        }
         order.push(t);
-        if order.len() == edema_cells {
-            edema_time = Some(t);
-        }
         true
     });
     if hit_a_face {
@@ -714,7 +739,7 @@ mod tests {
         for (i, age) in grown.age.iter().enumerate() {
             let x = grown.grid.point(i)[0];
             if x >= 3.0 {
-                assert!(*age <= 0.0, "tumour in CSF at x = {x}");
+                assert!(*age < 0.0, "tumour in CSF at x = {x}");
             } else if x >= 0.5 && *age >= grown.edema_age {
                 reached_gm = true;
             }

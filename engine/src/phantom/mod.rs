@@ -6,7 +6,8 @@
 //! * [`template`]: or a real brain instead, the ICBM 2009a template's tissue maps;
 //! * [`deform`]: the per-case rotation, scaling, shift and smooth warp of the head;
 //! * [`tumour`]: 0–2 glioma-like lesions (oedema ⊃ enhancing rim ⊃ necrosis) with mass effect;
-//! * [`growth`]: or, on request, 0–3 tumours grown by reaction–diffusion along white matter;
+//! * [`growth`]: or, on request, 0–3 tumours grown along white matter by front propagation;
+//! * [`lesion`]: either kind of lesion, as the voxel loop sees it;
 //! * [`physics`]: per-modality contrasts, bias field, Rician noise, intensity scale;
 //! * [`randomise`]: domain randomisation, on request — per case and sequence, random tissue
 //!   signals, bias, noise, thick slices, blur, gamma, ghosts, int16 or z-scored storage;
@@ -21,6 +22,7 @@ pub mod anatomy;
 pub mod deform;
 pub mod growth;
 mod lattice;
+pub mod lesion;
 pub mod noise;
 pub mod physics;
 pub mod randomise;
@@ -33,6 +35,9 @@ use crate::study::{LabelConvention, Layout, Modality, Study};
 use crate::volume::{write_f32, write_i16, write_labels, Affine, DataType, Volume, VolumeError};
 use anatomy::{Anatomy, TissueMap, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
 use deform::Deformation;
+use growth::GrownLesion;
+use lesion::Lesion;
+pub use lesion::TumourModel;
 use noise::{ramp, Noise3};
 use physics::{Acquisition, Contrast, FLAIR, MODALITIES};
 use rand::seq::SliceRandom;
@@ -43,8 +48,7 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use template::{TemplateAnatomy, TemplateError};
-pub use tumour::TumourModel;
-use tumour::{EllipsoidLesion, GrownLesion, Lesion, LesionDepths};
+use tumour::{EllipsoidLesion, LesionDepths};
 
 /// Width (mm) over which oedema fades in on T1, T1ce and T2; FLAIR shows it with a sharp edge.
 const EDEMA_SOFT_WIDTH: f32 = 7.0;

@@ -1,6 +1,6 @@
-//! Glioma-like lesions placed in the cerebral white matter: nested, noise-deformed ellipsoids
-//! ([`EllipsoidLesion`], the default) or tumours grown by a reaction–diffusion model
-//! ([`GrownLesion`]).
+//! Glioma-like lesions drawn as nested, noise-deformed ellipsoids ([`EllipsoidLesion`], the
+//! default; [`super::growth`] grows them instead), and what every kind of lesion shares: its
+//! depths, its placement in deep white matter and its mass effect.
 //!
 //! Each ellipsoid lesion has a tumour core (enhancing rim around an optional necrotic centre) surrounded
 //! by a margin of oedema that always encloses it, plus oedema fingers that reach further out
@@ -12,53 +12,8 @@
 
 use super::anatomy::{TissueMap, WM};
 use super::deform::random_rotation;
-pub use super::growth::GrownLesion;
 use super::noise::Noise3;
 use rand::Rng;
-
-/// How a case's lesions are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TumourModel {
-    /// Nested noise-deformed ellipsoids with oedema fingers ([`EllipsoidLesion`]).
-    #[default]
-    Ellipsoid,
-    /// Grown by reaction–diffusion along white matter ([`GrownLesion`]).
-    Grown,
-}
-
-/// One lesion in head coordinates.
-#[derive(Debug, Clone)]
-pub enum Lesion {
-    Ellipsoid(EllipsoidLesion),
-    Grown(GrownLesion),
-}
-
-impl Lesion {
-    /// Where the anatomy shown at `p` comes from (the lesion's mass effect).
-    #[inline]
-    pub fn displace(&self, p: [f32; 3]) -> [f32; 3] {
-        match self {
-            Lesion::Ellipsoid(lesion) => lesion.displace(p),
-            Lesion::Grown(lesion) => lesion.displace(p),
-        }
-    }
-
-    /// Depths of `p` (head coordinates, before displacement) in the lesion's parts.
-    pub fn depths(&self, p: [f32; 3]) -> LesionDepths {
-        match self {
-            Lesion::Ellipsoid(lesion) => lesion.depths(p),
-            Lesion::Grown(lesion) => lesion.depths(p),
-        }
-    }
-
-    /// The lesion's intensity texture.
-    pub fn texture(&self) -> &Noise3 {
-        match self {
-            Lesion::Ellipsoid(lesion) => &lesion.texture,
-            Lesion::Grown(lesion) => &lesion.texture,
-        }
-    }
-}
 
 /// A noise-deformed ellipsoid core with oedema around it, in head coordinates.
 #[derive(Debug, Clone)]

@@ -36,8 +36,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Anatomy::Procedural)]
     anatomy: Anatomy,
     /// Tumours: `ellipsoid` (nested noise-deformed ellipsoids, 0–2 per case; the data sets
-    /// made so far) or `grown` (reaction–diffusion along white matter, irregular necrosis,
-    /// 0–3 per case, small to large; docs/phantoms.md).
+    /// made so far) or `grown` (grown along white matter by front propagation, irregular
+    /// necrosis, 0–3 per case, small to large; docs/phantoms.md).
     #[arg(long, value_enum, default_value_t = Tumours::Ellipsoid)]
     tumours: Tumours,
 }

@@ -777,6 +777,115 @@ mod training {
         }
     }
 
+    /// `values` (`channels` × `shape`) mirrored along the `[D, H, W]` axes in `axes`.
+    fn mirror_values(values: &[f32], shape: [usize; 3], axes: &[usize]) -> Vec<f32> {
+        let [d, h, w] = shape;
+        let flip = |a: usize, i: usize, n: usize| if axes.contains(&a) { n - 1 - i } else { i };
+        let mut out = vec![0f32; values.len()];
+        for (c, channel) in values.chunks(d * h * w).enumerate() {
+            for z in 0..d {
+                for y in 0..h {
+                    for x in 0..w {
+                        let to = ((c * d + flip(0, z, d)) * h + flip(1, y, h)) * w + flip(2, x, w);
+                        out[to] = channel[(z * h + y) * w + x];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The first 32 voxels of each axis of `case`, mirrored along `axes`, without labels: 16³
+    /// windows with half overlap then start at 0, 8 and 16 along every axis, the same places
+    /// counted from either end, so mirroring the case mirrors the window grid.
+    fn corner_mirrored(
+        case: &engine::prepare::PreparedCase,
+        axes: &[usize],
+    ) -> engine::prepare::PreparedCase {
+        const SIZE: usize = 32;
+        let [_, h, w] = case.shape;
+        assert!(case.shape.iter().all(|n| *n >= SIZE), "{:?}", case.shape);
+        let mut image = Vec::with_capacity(4 * SIZE.pow(3));
+        for c in 0..4 {
+            let channel = case.channel(c);
+            for z in 0..SIZE {
+                for y in 0..SIZE {
+                    let row = (z * h + y) * w;
+                    image.extend_from_slice(&channel[row..row + SIZE]);
+                }
+            }
+        }
+        engine::prepare::PreparedCase {
+            shape: [SIZE; 3],
+            image: mirror_values(&image, [SIZE; 3], axes),
+            regions: None,
+            foreground: Vec::new(),
+            ..case.clone()
+        }
+    }
+
+    /// Test-time mirroring along x averages the network's output on the case and, mirrored
+    /// back, on the case mirrored along x; mirroring along x, y and z gives probabilities
+    /// that mirror with the case.
+    #[test]
+    fn mirrored_passes_average_the_mirror_images() {
+        use engine::infer::Mirror;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        small_dataset(&data, 1);
+        let mut segmenter = untrained_segmenter(tmp.path());
+        let study = Study::open_folder(&data.join("Phantom_00001")).unwrap();
+        let prepared = segmenter.prepare(&study).unwrap();
+        let case = corner_mirrored(&prepared, &[]);
+        let subset = Availability::from_id(0b1011);
+        let mut probabilities = |mirror: Mirror, case: &engine::prepare::PreparedCase| {
+            segmenter.config.mirror = mirror;
+            segmenter
+                .segment_prepared(case, subset, &mut |_, _| true)
+                .unwrap()
+                .probabilities
+        };
+        let largest_difference = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max)
+        };
+        let shape = case.shape;
+        let plain = probabilities(Mirror::Off, &case);
+        let x_mirror = mirror_values(
+            &probabilities(Mirror::Off, &corner_mirrored(&prepared, &[2])),
+            shape,
+            &[2],
+        );
+        let expected: Vec<f32> = plain
+            .iter()
+            .zip(&x_mirror)
+            .map(|(a, b)| (a + b) / 2.0)
+            .collect();
+        let x = probabilities(Mirror::X, &case);
+        let worst = largest_difference(&x, &expected);
+        assert!(worst <= 1e-6, "largest difference {worst}");
+        assert!(
+            largest_difference(&x, &plain) > 1e-4,
+            "mirroring changed nothing"
+        );
+
+        let all = [0, 1, 2];
+        let xyz = probabilities(Mirror::Xyz, &case);
+        let of_mirrored = mirror_values(
+            &probabilities(Mirror::Xyz, &corner_mirrored(&prepared, &all)),
+            shape,
+            &all,
+        );
+        let worst = largest_difference(&xyz, &of_mirrored);
+        assert!(worst <= 1e-6, "largest difference {worst}");
+        assert!(
+            largest_difference(&xyz, &x) > 1e-4,
+            "x, y and z gave what x gave"
+        );
+    }
+
     /// MetaKD with the one-step look-ahead meta step trains: the weights move away from their
     /// initial values in the first meta round and stay a finite distribution.
     #[test]

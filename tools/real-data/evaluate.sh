@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The 15-subset evaluation of a model on the held-out real cases, with the raw output kept:
 #
-#   [SPLIT=val] [SUBSETS=flair+t1+t1ce+t2,flair+t1ce] tools/real-data/evaluate.sh METAKD MODEL DATA OUT [COMPUTE]
+#   [SPLIT=val] [SUBSETS=flair+t1+t1ce+t2,flair+t1ce] [MIRROR=x] tools/real-data/evaluate.sh METAKD MODEL DATA OUT [COMPUTE]
 #
 # METAKD: the metakd binary; MODEL: a model file or run folder; DATA: the folder
 # tools/real-data/deepbrainseg.sh wrote; OUT: where machine.txt, command.txt, eval.md/csv/json
 # and stderr.txt go (under docs/measurements/ to publish them); COMPUTE: cpu or wgpu (default
 # wgpu: Mesa's lavapipe on a machine without a GPU; the same label maps up to float rounding).
-# SPLIT: which split (default test); SUBSETS: only these modality subsets (default all 15).
+# SPLIT: which split (default test); SUBSETS: only these modality subsets (default all 15);
+# MIRROR: test-time mirroring, off, x or xyz (default off).
 # Default inference settings: 48³ windows, 50 % overlap, Gaussian weighting, post-processing.
 set -euo pipefail
 metakd=${1:?usage: evaluate.sh METAKD MODEL DATA OUT [COMPUTE]}
@@ -28,5 +29,6 @@ mkdir -p "$out"
 } >"$out/machine.txt"
 cmd=("$metakd" eval --model "$model" --data "$data" --split "$split" --compute "$compute" --out "$out")
 if [ -n "${SUBSETS:-}" ]; then cmd+=(--subsets "$SUBSETS"); fi
+if [ -n "${MIRROR:-}" ]; then cmd+=(--mirror "$MIRROR"); fi
 echo "${cmd[*]}" >"$out/command.txt"
 "${cmd[@]}" 2>"$out/stderr.txt"

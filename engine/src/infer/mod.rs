@@ -5,7 +5,7 @@
 //! modalities left out are zeroed (the network imputes their bottleneck features), windows of
 //! the model's patch size step with the chosen overlap (the last window of an axis is flush
 //! with the volume's end; an axis shorter than the window is zero-padded), the sigmoid
-//! outputs are averaged with uniform or Gaussian weights (windows without a brain voxel are
+//! outputs (optionally the mean over mirrored passes, [`Mirror`]) are averaged with uniform or Gaussian weights (windows without a brain voxel are
 //! skipped: their voxels stay background), thresholded at 0.5, kept inside the brain (voxels
 //! where a modality used is above background), cleaned of small components (see
 //! [`PostProcess`]; on by default), and turned into
@@ -36,6 +36,59 @@ pub enum Weighting {
     Gaussian,
 }
 
+/// Test-time mirroring (nnU-Net's test-time augmentation): each window also goes through the
+/// network mirrored, the outputs are mirrored back, and the probabilities of all passes are
+/// averaged. Training flips every axis with probability ½ (`AugmentConfig`), so the network
+/// has seen each mirror image; the cost is one network pass per mirror image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mirror {
+    /// One pass, as the window is.
+    #[default]
+    Off,
+    /// Two passes: as is, and mirrored along the first voxel axis x (W; left–right in BraTS
+    /// files).
+    X,
+    /// Eight passes: every combination of mirroring along x, y and z.
+    Xyz,
+}
+
+impl Mirror {
+    /// `off`, `x` or `xyz`, as the command line names them.
+    pub fn parse(name: &str) -> Option<Mirror> {
+        match name {
+            "off" => Some(Mirror::Off),
+            "x" => Some(Mirror::X),
+            "xyz" => Some(Mirror::Xyz),
+            _ => None,
+        }
+    }
+
+    /// The dimensions of a `[N, C, D, H, W]` window batch each pass mirrors (none for the
+    /// first pass).
+    fn passes(self) -> Vec<Vec<usize>> {
+        const W: usize = 4;
+        match self {
+            Mirror::Off => vec![vec![]],
+            Mirror::X => vec![vec![], vec![W]],
+            // Bit a of the pass number mirrors voxel axis a (x, y, z = W, H, D).
+            Mirror::Xyz => (0..8)
+                .map(|pass: usize| {
+                    (0..3)
+                        .filter(|a| pass >> a & 1 == 1)
+                        .map(|a| W - a)
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `t` mirrored along `dims` (mirroring is its own inverse).
+fn mirrored(t: Tensor<5>, dims: &[usize]) -> Tensor<5> {
+    dims.iter().fold(t, |t, d| t.flip([*d]))
+}
+
 /// The window overlap of fast mode (the default is 0.5): on the BraTS-size sample, 79
 /// windows instead of 178 and half the time; its Dice cost is in docs/model.md.
 pub const FAST_OVERLAP: f64 = 0.25;
@@ -58,6 +111,8 @@ pub struct InferConfig {
     pub weighting: Weighting,
     /// Probability above which a voxel is in a region.
     pub threshold: f32,
+    /// Test-time mirroring: more network passes per window, averaged.
+    pub mirror: Mirror,
     /// Small-component removal and ET suppression on the thresholded masks (`None`: off).
     pub postprocess: Option<PostProcess>,
     /// Windows sent through the network together (≥ 1). The results do not depend on it; on
@@ -80,6 +135,7 @@ impl Default for InferConfig {
             overlap: 0.5,
             weighting: Weighting::Gaussian,
             threshold: 0.5,
+            mirror: Mirror::Off,
             postprocess: Some(PostProcess::default()),
             batch: 4,
             skip_background: true,
@@ -241,6 +297,7 @@ impl Segmenter {
         let window_values = 4 * window.iter().product::<usize>();
         let mut sums = vec![WindowSums::new(voxels); subsets.len()];
         let absent = self.net.absent_levels(window, &self.device);
+        let passes = self.config.mirror.passes();
         let mut done = 0;
         for chunk in windows.chunks(self.config.batch) {
             let mut input = vec![0f32; chunk.len() * window_values];
@@ -249,11 +306,24 @@ impl Segmenter {
             }
             let data = TensorData::new(input, [chunk.len(), 4, window[0], window[1], window[2]]);
             let images = Tensor::<5>::from_data(data, &self.device);
-            let logits = self
-                .net
-                .forward_subsets(images, &availabilities, absent.as_ref());
-            for (s, logits) in logits.into_iter().enumerate() {
-                let probabilities: Vec<f32> = sigmoid(logits)
+            let mut subset_probabilities: Vec<Option<Tensor<5>>> = vec![None; subsets.len()];
+            for dims in &passes {
+                let logits = self.net.forward_subsets(
+                    mirrored(images.clone(), dims),
+                    &availabilities,
+                    absent.as_ref(),
+                );
+                for (sum, logits) in subset_probabilities.iter_mut().zip(logits) {
+                    let p = mirrored(sigmoid(logits), dims);
+                    *sum = Some(match sum.take() {
+                        None => p,
+                        Some(sum) => sum + p,
+                    });
+                }
+            }
+            for (s, probabilities) in subset_probabilities.into_iter().enumerate() {
+                let mean = probabilities.expect("one pass at least") / passes.len() as f32;
+                let probabilities: Vec<f32> = mean
                     .into_data()
                     .try_to_vec::<f32>()
                     .expect("f32 probabilities");

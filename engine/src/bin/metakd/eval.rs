@@ -5,7 +5,7 @@
 use engine::compute::{self, Compute};
 use engine::data::cases::Split;
 use engine::infer::eval::{evaluate, load_cases};
-use engine::infer::Segmenter;
+use engine::infer::{Mirror, Segmenter};
 use engine::model::file::bundled_model_path;
 use engine::study::{Availability, Modality};
 use std::path::PathBuf;
@@ -35,6 +35,10 @@ pub struct Args {
     /// Keep small components and tiny enhancing cores (no post-processing).
     #[arg(long)]
     no_postprocess: bool,
+    /// Test-time mirroring: also run each window mirrored along x (2 passes) or every
+    /// combination of x, y and z (8 passes), and average; more time per pass.
+    #[arg(long, value_parser = ["off", "x", "xyz"], default_value = "off")]
+    mirror: String,
     #[arg(long, value_parser = ["cpu", "wgpu"], default_value = "cpu")]
     compute: String,
     /// Evaluate only these modality subsets, comma-separated, each a `+`-joined list (e.g.
@@ -69,6 +73,7 @@ fn eval(args: &Args) -> Result<(), String> {
     let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
     let mut segmenter = Segmenter::open(&model_path, &device).map_err(|e| e.to_string())?;
     segmenter.config.overlap = args.overlap;
+    segmenter.config.mirror = Mirror::parse(&args.mirror).expect("clap checked --mirror");
     if args.no_postprocess {
         segmenter.config.postprocess = None;
     }

@@ -2,7 +2,7 @@
 //! label map with the source image's grid and geometry.
 
 use engine::compute::{self, Compute};
-use engine::infer::{Segmenter, Weighting};
+use engine::infer::{Mirror, Segmenter, Weighting};
 use engine::model::file::bundled_model_path;
 use engine::study::{Availability, Modality, Study, StudyFiles};
 use engine::volume::write_labels;
@@ -39,6 +39,10 @@ pub struct Args {
     /// Keep small components and tiny enhancing cores (no post-processing).
     #[arg(long)]
     no_postprocess: bool,
+    /// Test-time mirroring: also run each window mirrored along x (2 passes) or every
+    /// combination of x, y and z (8 passes), and average; more time per pass.
+    #[arg(long, value_parser = ["off", "x", "xyz"], default_value = "off")]
+    mirror: String,
     /// Also run the windows that hold no brain voxel (skipped by default: their voxels are
     /// background either way).
     #[arg(long)]
@@ -98,6 +102,7 @@ fn segment(args: &Args) -> Result<(), String> {
     let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
     let mut segmenter = Segmenter::open(&model_path, &device).map_err(|e| e.to_string())?;
     segmenter.config.overlap = args.overlap;
+    segmenter.config.mirror = Mirror::parse(&args.mirror).expect("clap checked --mirror");
     segmenter.config.batch = args.batch;
     segmenter.config.skip_background = !args.all_windows;
     if args.no_postprocess {

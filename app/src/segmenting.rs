@@ -4,7 +4,7 @@
 
 use engine::compute::{self, Compute};
 use engine::infer::device_choice::{self, DeviceChoice};
-use engine::infer::{Segmenter, FAST_OVERLAP};
+use engine::infer::{Mirror, Segmenter, FAST_OVERLAP};
 use engine::study::{Availability, Study};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -55,17 +55,23 @@ impl ModelChoice {
         if run.fast {
             segmenter.config.overlap = FAST_OVERLAP;
         }
+        if run.mirror {
+            segmenter.config.mirror = Mirror::Xyz;
+        }
         Ok(segmenter)
     }
 }
 
-/// Where Segment and Compare run, and whether in fast mode.
+/// Where Segment and Compare run, and whether in fast mode or with mirrored passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunOn {
     pub compute: Compute,
     /// Windows overlap by [`FAST_OVERLAP`] instead of the default half: fewer windows, at a
     /// small cost in Dice (docs/model.md).
     pub fast: bool,
+    /// Each window also runs mirrored along every combination of the three axes, and the
+    /// eight outputs are averaged ([`Mirror::Xyz`]): about 8× the time.
+    pub mirror: bool,
 }
 
 /// How the viewer names a compute device: wgpu runs on the GPU, or on Mesa's lavapipe (a
@@ -95,6 +101,7 @@ impl DevicePick {
                 model.open(RunOn {
                     compute,
                     fast: false,
+                    mirror: false,
                 })
             };
             let adapter = compute::device(Compute::Wgpu)

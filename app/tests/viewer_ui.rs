@@ -374,6 +374,7 @@ fn fast_mode_segments_with_less_overlap() {
     assert_eq!(segmenter.config.overlap, engine::infer::FAST_OVERLAP);
     let default = RunOn {
         fast: false,
+        mirror: false,
         ..h.state().segment.run_on()
     };
     let segmenter = h.state().segment.model.open(default).unwrap();
@@ -386,6 +387,23 @@ fn fast_mode_segments_with_less_overlap() {
     let open = h.state().open.as_ref().unwrap();
     assert_eq!(open.layers.len(), 2);
     assert!(open.layers[1].labels.iter().any(|v| *v > 0));
+}
+
+/// "Mirrored passes" makes Segment and Compare average eight mirrored passes per window; off
+/// by default.
+#[test]
+fn mirrored_passes_are_chosen_in_the_segment_section() {
+    use engine::infer::Mirror;
+    let mut h = harness();
+    let mirror = |h: &Harness<'_, Viewer>| {
+        let segment = &h.state().segment;
+        segment.model.open(segment.run_on()).unwrap().config.mirror
+    };
+    assert_eq!(mirror(&h), Mirror::Off);
+    h.get_by_label("Mirrored passes (8× the time)").click();
+    h.run_steps(2);
+    assert!(h.state().segment.run_on().mirror);
+    assert_eq!(mirror(&h), Mirror::Xyz);
 }
 
 /// Comparing models: a second model file beside the Segment section's model runs the same

@@ -201,3 +201,90 @@ fn eval_writes_the_fifteen_subset_table() {
         assert!((mean - average).abs() < 1e-9, "average {average} vs {mean}");
     }
 }
+
+/// With `--out` each case's results are kept in `cases/` as soon as it is done; `--resume`
+/// reuses them (a changed kept number shows in the table, so the case was not segmented
+/// again), a run without it segments everything again, and results made under other
+/// settings are refused with the kept file's name.
+#[test]
+fn eval_resumes_from_the_cases_it_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = PhantomConfig {
+        size: PhantomSize::Small,
+        ..PhantomConfig::default()
+    };
+    // Six cases put at least two in the train split.
+    write_dataset(tmp.path(), 6, 21, &config, &|_| {}).unwrap();
+    let out = tmp.path().join("eval");
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--data",
+            tmp.path().to_str().unwrap(),
+            "--split",
+            "train",
+            "--limit",
+            "2",
+            "--subsets",
+            "flair+t1ce,t1ce",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        metakd(&args)
+    };
+    let table = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join("eval.json")).unwrap()).unwrap()
+    };
+    let first = eval(&[]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let original = table();
+    let cases: Vec<String> = original["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cases.len(), 2);
+    let kept = out.join("cases").join(format!("{}.json", cases[0]));
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
+    assert_eq!(record["metrics"].as_array().unwrap().len(), 2);
+    record["metrics"][0][0]["dice"] = serde_json::json!(0.123456);
+    std::fs::write(&kept, serde_json::to_string(&record).unwrap()).unwrap();
+
+    let resumed = eval(&["--resume"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&resumed.stderr).contains("kept from"));
+    let row = &table()["rows"][0];
+    assert_eq!(row["per_case"][0][0]["dice"].as_f64(), Some(0.123456));
+    let other_case = original["rows"][0]["per_case"][1][0]["dice"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(row["per_case"][1][0]["dice"].as_f64(), Some(other_case));
+    let mean = row["dice"][0].as_f64().unwrap();
+    assert!(
+        (mean - (0.123456 + other_case) / 2.0).abs() < 1e-12,
+        "{mean}"
+    );
+
+    let again = eval(&[]);
+    assert!(again.status.success());
+    assert_eq!(table()["rows"], original["rows"]);
+
+    let other_settings = eval(&["--resume", "--overlap", "0.25"]);
+    assert!(!other_settings.status.success());
+    let message = String::from_utf8_lossy(&other_settings.stderr);
+    assert!(
+        message.contains(&format!("{}.json", cases[0])) && message.contains("other settings"),
+        "{message}"
+    );
+}

@@ -5,7 +5,7 @@
 use super::{InferError, Segmenter, SUBSETS_PER_PASS};
 use crate::data::cases::{CaseList, Split};
 use crate::data::prepared::PreparedSet;
-use crate::metrics::{compare_regions, EvalTable, SubsetRow};
+use crate::metrics::{compare_regions, EvalTable, RegionMetrics, SubsetRow};
 use crate::prepare::PreparedCase;
 use crate::study::{Availability, Study};
 use std::path::Path;
@@ -93,6 +93,71 @@ fn prepared_cases(
     Ok((cases, notes))
 }
 
+/// One case's metrics under each evaluated subset (in the order evaluated), as `metakd eval
+/// --out` keeps them in `cases/` so that an interrupted evaluation resumes; `settings` names
+/// what produced them (model, subsets, inference settings), and a resumed evaluation uses
+/// them only under the same settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CaseMetrics {
+    pub case: String,
+    pub settings: String,
+    pub metrics: Vec<[RegionMetrics; 3]>,
+}
+
+/// Scores one case under every subset in `subsets`; `progress(done)` counts its
+/// segmentations, returning `false` cancels.
+pub fn evaluate_case(
+    segmenter: &Segmenter,
+    c: &EvalCase,
+    subsets: &[Availability],
+    progress: &mut dyn FnMut(usize) -> bool,
+) -> Result<Vec<[RegionMetrics; 3]>, InferError> {
+    let reference = c.case.region_targets().ok_or_else(|| InferError::Input {
+        case: c.case.name.clone(),
+        reason: "it has no label map; evaluation needs ground truth".into(),
+    })?;
+    let mut metrics = Vec::with_capacity(subsets.len());
+    for group in subsets.chunks(SUBSETS_PER_PASS) {
+        let results = segmenter.segment_prepared_subsets(&c.case, group, &mut |_, _| true)?;
+        metrics.extend(
+            results
+                .iter()
+                .map(|r| compare_regions(&r.regions, &reference, c.case.shape, c.spacing)),
+        );
+        if !progress(metrics.len()) {
+            return Err(InferError::Cancelled);
+        }
+    }
+    Ok(metrics)
+}
+
+/// The table of `cases`, each a name and its metrics under `subsets` (in that order).
+pub fn table_of(
+    model_name: &str,
+    subsets: &[Availability],
+    cases: Vec<(String, Vec<[RegionMetrics; 3]>)>,
+) -> EvalTable {
+    let mut per_subset = vec![Vec::with_capacity(cases.len()); subsets.len()];
+    let mut names = Vec::with_capacity(cases.len());
+    for (name, metrics) in cases {
+        assert_eq!(
+            metrics.len(),
+            subsets.len(),
+            "{name}: one result per subset"
+        );
+        for (row, m) in per_subset.iter_mut().zip(metrics) {
+            row.push(m);
+        }
+        names.push(name);
+    }
+    let rows = subsets
+        .iter()
+        .zip(per_subset)
+        .map(|(subset, per_case)| SubsetRow::new(*subset, per_case))
+        .collect();
+    EvalTable::new(model_name, names, rows)
+}
+
 /// Evaluates `segmenter` on `cases` (each with a label map) under every subset in `subsets`.
 /// `progress(done, total)` counts segmentations; returning `false` cancels.
 pub fn evaluate(
@@ -103,34 +168,13 @@ pub fn evaluate(
     progress: &mut dyn FnMut(usize, usize) -> bool,
 ) -> Result<EvalTable, InferError> {
     let total = cases.len() * subsets.len();
-    let mut done = 0;
-    let mut per_subset = vec![Vec::with_capacity(cases.len()); subsets.len()];
-    for c in cases {
-        let reference = c.case.region_targets().ok_or_else(|| InferError::Input {
-            case: c.case.name.clone(),
-            reason: "it has no label map; evaluation needs ground truth".into(),
+    let mut scored = Vec::with_capacity(cases.len());
+    for (i, c) in cases.iter().enumerate() {
+        let before = i * subsets.len();
+        let metrics = evaluate_case(segmenter, c, subsets, &mut |done| {
+            progress(before + done, total)
         })?;
-        for (pass, group) in subsets.chunks(SUBSETS_PER_PASS).enumerate() {
-            let results = segmenter.segment_prepared_subsets(&c.case, group, &mut |_, _| true)?;
-            for (k, result) in results.iter().enumerate() {
-                per_subset[pass * SUBSETS_PER_PASS + k].push(compare_regions(
-                    &result.regions,
-                    &reference,
-                    c.case.shape,
-                    c.spacing,
-                ));
-            }
-            done += group.len();
-            if !progress(done, total) {
-                return Err(InferError::Cancelled);
-            }
-        }
+        scored.push((c.case.name.clone(), metrics));
     }
-    let rows = subsets
-        .iter()
-        .zip(per_subset)
-        .map(|(subset, per_case)| SubsetRow::new(*subset, per_case))
-        .collect();
-    let names = cases.iter().map(|c| c.case.name.clone()).collect();
-    Ok(EvalTable::new(model_name, names, rows))
+    Ok(table_of(model_name, subsets, scored))
 }

@@ -1,14 +1,18 @@
 //! `metakd eval`: segments every case of a split with each of the 15 modality subsets and
 //! writes the evaluation table (Dice and HD95 per region, per subset, and the average) as
-//! Markdown, CSV and JSON.
+//! Markdown, CSV and JSON. With `--out`, each case's results are kept in `OUT/cases/` as
+//! soon as it is done, and `--resume` reuses those an interrupted run left (same model,
+//! subsets and settings), so a long evaluation loses at most the case it was on.
 
 use engine::compute::{self, Compute};
 use engine::data::cases::Split;
-use engine::infer::eval::{evaluate, load_cases};
+use engine::infer::eval::{evaluate_case, load_cases, table_of, CaseMetrics};
 use engine::infer::{Mirror, Segmenter};
+use engine::metrics::RegionMetrics;
 use engine::model::file::bundled_model_path;
+use engine::model::ModelFile;
 use engine::study::{Availability, Modality};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -26,9 +30,14 @@ pub struct Args {
     /// Evaluate only the first N cases of the split.
     #[arg(long)]
     limit: Option<usize>,
-    /// Folder for eval.md, eval.csv and eval.json (default: print the Markdown table).
+    /// Folder for eval.md, eval.csv and eval.json, and each case's results in cases/ (default:
+    /// print the Markdown table).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Reuse the cases an interrupted run with the same model, subsets and settings left in
+    /// OUT/cases/ instead of segmenting them again.
+    #[arg(long, requires = "out")]
+    resume: bool,
     /// Fraction of each window shared with the next.
     #[arg(long, default_value_t = 0.5)]
     overlap: f64,
@@ -84,17 +93,37 @@ fn eval(args: &Args) -> Result<(), String> {
     }
     let subsets = chosen_subsets(&args.subsets)?;
     let started = Instant::now();
-    let table = evaluate(
-        &segmenter,
-        &model_path.display().to_string(),
-        &cases,
-        &subsets,
-        &mut |done, total| {
-            eprint!("\rsegmentation {done}/{total}");
+    let settings = settings_of(&model_path, &subsets, &args.compute, &segmenter)?;
+    let kept_dir = args.out.as_ref().map(|dir| dir.join("cases"));
+    let total = cases.len() * subsets.len();
+    let mut scored = Vec::with_capacity(cases.len());
+    for (i, case) in cases.iter().enumerate() {
+        let name = case.case.name.clone();
+        let kept = kept_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{name}.json")));
+        if let Some(path) = kept.as_ref().filter(|p| args.resume && p.exists()) {
+            scored.push((name, read_kept(path, &settings, subsets.len())?));
+            eprintln!("\rkept from {}", path.display());
+            continue;
+        }
+        let before = i * subsets.len();
+        let metrics = evaluate_case(&segmenter, case, &subsets, &mut |done| {
+            eprint!("\rsegmentation {}/{total}", before + done);
             true
-        },
-    )
-    .map_err(|e| e.to_string())?;
+        })
+        .map_err(|e| e.to_string())?;
+        if let Some(path) = &kept {
+            let record = CaseMetrics {
+                case: name.clone(),
+                settings: settings.clone(),
+                metrics: metrics.clone(),
+            };
+            write_kept(path, &record)?;
+        }
+        scored.push((name, metrics));
+    }
+    let table = table_of(&model_path.display().to_string(), &subsets, scored);
     eprintln!(
         "\n{} cases × {} subsets in {:.1} s",
         cases.len(),
@@ -120,6 +149,60 @@ fn eval(args: &Args) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What produced an evaluation's numbers: the model (its bytes' xxh3), the subsets, the
+/// device kind and the inference settings. A resumed evaluation reuses only results made
+/// under the same.
+fn settings_of(
+    model: &Path,
+    subsets: &[Availability],
+    compute: &str,
+    segmenter: &Segmenter,
+) -> Result<String, String> {
+    let bytes = ModelFile::read(model)
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let subsets: Vec<String> = subsets.iter().map(|s| s.label()).collect();
+    Ok(format!(
+        "model {} (xxh3 {:016x}); subsets {}; compute {compute}; {:?}",
+        model.display(),
+        xxhash_rust::xxh3::xxh3_64(&bytes),
+        subsets.join(","),
+        segmenter.config
+    ))
+}
+
+/// A case's results kept by an earlier run, if made with `settings`.
+fn read_kept(
+    path: &Path,
+    settings: &str,
+    subsets: usize,
+) -> Result<Vec<[RegionMetrics; 3]>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let kept: CaseMetrics = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: not a case's kept results ({e}); delete it to segment the case again",
+            path.display()
+        )
+    })?;
+    if kept.settings != settings || kept.metrics.len() != subsets {
+        return Err(format!(
+            "{}: made with other settings ({}), not these ({settings}); run without --resume, or with --out elsewhere",
+            path.display(),
+            kept.settings
+        ));
+    }
+    Ok(kept.metrics)
+}
+
+fn write_kept(path: &Path, record: &CaseMetrics) -> Result<(), String> {
+    let dir = path.parent().expect("cases/ folder");
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let json = serde_json::to_string_pretty(record).expect("case results serialise");
+    engine::atomic_file::write(path, json.as_bytes())
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
 pub fn run(args: Args) -> ExitCode {

@@ -20,7 +20,7 @@ pub use postprocess::{components, PostProcess};
 pub use window::{window_starts, WeightMap};
 
 use crate::model::file::{bundled_model_path, ModelMeta};
-use crate::model::{MetaKdNet, ModelFile, ModelFileError};
+use crate::model::{AbsentLevels, MetaKdNet, ModelFile, ModelFileError};
 use crate::prepare::{prepare, PreparedCase, PreprocessConfig};
 use crate::study::{Availability, LabelConvention, Modality, Study};
 use burn::tensor::activation::sigmoid;
@@ -297,7 +297,6 @@ impl Segmenter {
         let window_values = 4 * window.iter().product::<usize>();
         let mut sums = vec![WindowSums::new(voxels); subsets.len()];
         let absent = self.net.absent_levels(window, &self.device);
-        let passes = self.config.mirror.passes();
         let mut done = 0;
         for chunk in windows.chunks(self.config.batch) {
             let mut input = vec![0f32; chunk.len() * window_values];
@@ -306,23 +305,9 @@ impl Segmenter {
             }
             let data = TensorData::new(input, [chunk.len(), 4, window[0], window[1], window[2]]);
             let images = Tensor::<5>::from_data(data, &self.device);
-            let mut subset_probabilities: Vec<Option<Tensor<5>>> = vec![None; subsets.len()];
-            for dims in &passes {
-                let logits = self.net.forward_subsets(
-                    mirrored(images.clone(), dims),
-                    &availabilities,
-                    absent.as_ref(),
-                );
-                for (sum, logits) in subset_probabilities.iter_mut().zip(logits) {
-                    let p = mirrored(sigmoid(logits), dims);
-                    *sum = Some(match sum.take() {
-                        None => p,
-                        Some(sum) => sum + p,
-                    });
-                }
-            }
-            for (s, probabilities) in subset_probabilities.into_iter().enumerate() {
-                let mean = probabilities.expect("one pass at least") / passes.len() as f32;
+            let mean_probabilities =
+                self.mirrored_probabilities(images, &availabilities, absent.as_ref());
+            for (s, mean) in mean_probabilities.into_iter().enumerate() {
                 let probabilities: Vec<f32> = mean
                     .into_data()
                     .try_to_vec::<f32>()
@@ -347,6 +332,33 @@ impl Segmenter {
             .zip(&brains)
             .map(|((sums, availability), brain)| self.finish(case, sums, availability, brain))
             .collect())
+    }
+
+    /// Each subset's sigmoid probabilities for a batch of windows, averaged over the mirrored
+    /// passes of [`InferConfig::mirror`] (each pass's output mirrored back first).
+    fn mirrored_probabilities(
+        &self,
+        images: Tensor<5>,
+        availabilities: &[Availability],
+        absent: Option<&AbsentLevels>,
+    ) -> Vec<Tensor<5>> {
+        let passes = self.config.mirror.passes();
+        let mut sums: Vec<Option<Tensor<5>>> = vec![None; availabilities.len()];
+        for dims in &passes {
+            let logits =
+                self.net
+                    .forward_subsets(mirrored(images.clone(), dims), availabilities, absent);
+            for (sum, logits) in sums.iter_mut().zip(logits) {
+                let p = mirrored(sigmoid(logits), dims);
+                *sum = Some(match sum.take() {
+                    None => p,
+                    Some(sum) => sum + p,
+                });
+            }
+        }
+        sums.into_iter()
+            .map(|sum| sum.expect("one pass at least") / passes.len() as f32)
+            .collect()
     }
 
     /// The averaged probabilities of one subset → thresholded, brain-only, post-processed,

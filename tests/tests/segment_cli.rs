@@ -15,11 +15,16 @@ fn metakd(args: &[&str]) -> Output {
 }
 
 fn small_dataset(dir: &Path) {
+    phantom_dataset(dir, 3);
+}
+
+/// `cases` small phantoms in `dir`.
+fn phantom_dataset(dir: &Path, cases: usize) {
     let config = PhantomConfig {
         size: PhantomSize::Small,
         ..PhantomConfig::default()
     };
-    write_dataset(dir, 3, 21, &config, &|_| {}).unwrap();
+    write_dataset(dir, cases, 21, &config, &|_| {}).unwrap();
 }
 
 #[test]
@@ -209,12 +214,8 @@ fn eval_writes_the_fifteen_subset_table() {
 #[test]
 fn eval_resumes_from_the_cases_it_kept() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = PhantomConfig {
-        size: PhantomSize::Small,
-        ..PhantomConfig::default()
-    };
     // Six cases put at least two in the train split.
-    write_dataset(tmp.path(), 6, 21, &config, &|_| {}).unwrap();
+    phantom_dataset(tmp.path(), 6);
     let out = tmp.path().join("eval");
     let eval = |extra: &[&str]| {
         let mut args = vec![

@@ -5,8 +5,8 @@
 //! modalities left out are zeroed (the network imputes their bottleneck features), windows of
 //! the model's patch size step with the chosen overlap (the last window of an axis is flush
 //! with the volume's end; an axis shorter than the window is zero-padded), the sigmoid
-//! outputs (optionally the mean over mirrored passes, [`Mirror`]) are averaged with uniform or Gaussian weights (windows without a brain voxel are
-//! skipped: their voxels stay background), thresholded at 0.5, kept inside the brain (voxels
+//! outputs (optionally the mean over mirrored passes, [`Mirror`]) are averaged with uniform or
+//! Gaussian weights (windows without a brain voxel are skipped: their voxels stay background), thresholded at 0.5, kept inside the brain (voxels
 //! where a modality used is above background), cleaned of small components (see
 //! [`PostProcess`]; on by default), and turned into
 //! labels (ET → 4 or 3, TC without ET → 1, WT without TC → 2) outside of which the crop is 0.
@@ -40,7 +40,17 @@ pub enum Weighting {
 /// network mirrored, the outputs are mirrored back, and the probabilities of all passes are
 /// averaged. Training flips every axis with probability ½ (`AugmentConfig`), so the network
 /// has seen each mirror image; the cost is one network pass per mirror image.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Mirror {
     /// One pass, as the window is.
@@ -54,16 +64,6 @@ pub enum Mirror {
 }
 
 impl Mirror {
-    /// `off`, `x` or `xyz`, as the command line names them.
-    pub fn parse(name: &str) -> Option<Mirror> {
-        match name {
-            "off" => Some(Mirror::Off),
-            "x" => Some(Mirror::X),
-            "xyz" => Some(Mirror::Xyz),
-            _ => None,
-        }
-    }
-
     /// The dimensions of a `[N, C, D, H, W]` window batch each pass mirrors (none for the
     /// first pass).
     fn passes(self) -> Vec<Vec<usize>> {
@@ -343,22 +343,25 @@ impl Segmenter {
         absent: Option<&AbsentLevels>,
     ) -> Vec<Tensor<5>> {
         let passes = self.config.mirror.passes();
-        let mut sums: Vec<Option<Tensor<5>>> = vec![None; availabilities.len()];
-        for dims in &passes {
+        let mut sums: Vec<Tensor<5>> = Vec::with_capacity(availabilities.len());
+        for (pass, dims) in passes.iter().enumerate() {
             let logits =
                 self.net
                     .forward_subsets(mirrored(images.clone(), dims), availabilities, absent);
-            for (sum, logits) in sums.iter_mut().zip(logits) {
+            for (s, logits) in logits.into_iter().enumerate() {
                 let p = mirrored(sigmoid(logits), dims);
-                *sum = Some(match sum.take() {
-                    None => p,
-                    Some(sum) => sum + p,
-                });
+                if pass == 0 {
+                    sums.push(p);
+                } else {
+                    sums[s] = sums[s].clone() + p;
+                }
             }
         }
-        sums.into_iter()
-            .map(|sum| sum.expect("one pass at least") / passes.len() as f32)
-            .collect()
+        if passes.len() > 1 {
+            let count = passes.len() as f32;
+            sums = sums.into_iter().map(|sum| sum / count).collect();
+        }
+        sums
     }
 
     /// The averaged probabilities of one subset → thresholded, brain-only, post-processed,

@@ -178,11 +178,7 @@ impl ModelFile {
 
     /// Reads a model file, or the final model of a run folder.
     pub fn read(path: &Path) -> Result<ModelFile, ModelFileError> {
-        let file = if path.is_dir() {
-            path.join(RUN_MODEL_FILE)
-        } else {
-            path.to_path_buf()
-        };
+        let file = model_file_in(path);
         let bytes = std::fs::read(&file).map_err(|source| ModelFileError::Read {
             path: file.clone(),
             source,
@@ -207,6 +203,15 @@ impl ModelFile {
             net.try_load_record(record).map_err(|e| e.to_string())
         })
         .map_err(weights)
+    }
+}
+
+/// The model file `path` names: itself, or a run folder's final model.
+pub fn model_file_in(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(RUN_MODEL_FILE)
+    } else {
+        path.to_path_buf()
     }
 }
 

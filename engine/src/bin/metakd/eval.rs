@@ -9,8 +9,7 @@ use engine::data::cases::Split;
 use engine::infer::eval::{evaluate_case, load_cases, table_of, CaseMetrics};
 use engine::infer::{Mirror, Segmenter};
 use engine::metrics::RegionMetrics;
-use engine::model::file::bundled_model_path;
-use engine::model::ModelFile;
+use engine::model::file::{bundled_model_path, model_file_in};
 use engine::study::{Availability, Modality};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,8 +45,8 @@ pub struct Args {
     no_postprocess: bool,
     /// Test-time mirroring: also run each window mirrored along x (2 passes) or every
     /// combination of x, y and z (8 passes), and average; more time per pass.
-    #[arg(long, value_parser = ["off", "x", "xyz"], default_value = "off")]
-    mirror: String,
+    #[arg(long, value_enum, default_value_t = Mirror::Off)]
+    mirror: Mirror,
     #[arg(long, value_parser = ["cpu", "wgpu"], default_value = "cpu")]
     compute: String,
     /// Evaluate only these modality subsets, comma-separated, each a `+`-joined list (e.g.
@@ -82,7 +81,7 @@ fn eval(args: &Args) -> Result<(), String> {
     let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
     let mut segmenter = Segmenter::open(&model_path, &device).map_err(|e| e.to_string())?;
     segmenter.config.overlap = args.overlap;
-    segmenter.config.mirror = Mirror::parse(&args.mirror).expect("clap checked --mirror");
+    segmenter.config.mirror = args.mirror;
     if args.no_postprocess {
         segmenter.config.postprocess = None;
     }
@@ -95,6 +94,10 @@ fn eval(args: &Args) -> Result<(), String> {
     let started = Instant::now();
     let settings = settings_of(&model_path, &subsets, &args.compute, &segmenter)?;
     let kept_dir = args.out.as_ref().map(|dir| dir.join("cases"));
+    if let Some(dir) = &kept_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    }
     let total = cases.len() * subsets.len();
     let mut scored = Vec::with_capacity(cases.len());
     for (i, case) in cases.iter().enumerate() {
@@ -113,15 +116,15 @@ fn eval(args: &Args) -> Result<(), String> {
             true
         })
         .map_err(|e| e.to_string())?;
+        let record = CaseMetrics {
+            case: name,
+            settings: settings.clone(),
+            metrics,
+        };
         if let Some(path) = &kept {
-            let record = CaseMetrics {
-                case: name.clone(),
-                settings: settings.clone(),
-                metrics: metrics.clone(),
-            };
             write_kept(path, &record)?;
         }
-        scored.push((name, metrics));
+        scored.push((record.case, record.metrics));
     }
     let table = table_of(&model_path.display().to_string(), &subsets, scored);
     eprintln!(
@@ -160,9 +163,9 @@ fn settings_of(
     compute: &str,
     segmenter: &Segmenter,
 ) -> Result<String, String> {
-    let bytes = ModelFile::read(model)
-        .map_err(|e| e.to_string())?
-        .to_bytes();
+    let file = model_file_in(model);
+    let bytes =
+        std::fs::read(&file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
     let subsets: Vec<String> = subsets.iter().map(|s| s.label()).collect();
     Ok(format!(
         "model {} (xxh3 {:016x}); subsets {}; compute {compute}; {:?}",
@@ -198,8 +201,6 @@ fn read_kept(
 }
 
 fn write_kept(path: &Path, record: &CaseMetrics) -> Result<(), String> {
-    let dir = path.parent().expect("cases/ folder");
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let json = serde_json::to_string_pretty(record).expect("case results serialise");
     engine::atomic_file::write(path, json.as_bytes())
         .map_err(|e| format!("{}: cannot write: {e}", path.display()))

@@ -41,8 +41,8 @@ pub struct Args {
     no_postprocess: bool,
     /// Test-time mirroring: also run each window mirrored along x (2 passes) or every
     /// combination of x, y and z (8 passes), and average; more time per pass.
-    #[arg(long, value_parser = ["off", "x", "xyz"], default_value = "off")]
-    mirror: String,
+    #[arg(long, value_enum, default_value_t = Mirror::Off)]
+    mirror: Mirror,
     /// Also run the windows that hold no brain voxel (skipped by default: their voxels are
     /// background either way).
     #[arg(long)]
@@ -102,7 +102,7 @@ fn segment(args: &Args) -> Result<(), String> {
     let model_path = args.model.clone().unwrap_or_else(bundled_model_path);
     let mut segmenter = Segmenter::open(&model_path, &device).map_err(|e| e.to_string())?;
     segmenter.config.overlap = args.overlap;
-    segmenter.config.mirror = Mirror::parse(&args.mirror).expect("clap checked --mirror");
+    segmenter.config.mirror = args.mirror;
     segmenter.config.batch = args.batch;
     segmenter.config.skip_background = !args.all_windows;
     if args.no_postprocess {

@@ -26,7 +26,7 @@ import statistics
 from _markdown import table
 
 RAW = pathlib.Path("docs/measurements/experiment18-3000")
-ARMS = ["baseline", "lckd", "gmd", "metakd", "metakd-lookahead"]
+ARMS = ["baseline", "lckd", "gmd", "metakd", "metakd-lookahead", "metakd-kd1"]
 REGIONS = ["WT", "TC", "ET"]
 ALL_FOUR = "FLAIR+T1+T1ce+T2"
 

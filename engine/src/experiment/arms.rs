@@ -1,27 +1,44 @@
-//! The arms of a comparison: a training method and, for MetaKD, its meta step. `metakd` is
-//! the released code's gate proxy and `metakd-lookahead` the one-step look-ahead
-//! (`methods.md` §2.5); every other method is its own arm.
+//! The arms of a comparison: a training method and the variant it is trained in. `metakd` is
+//! the released code's gate proxy, `metakd-lookahead` the one-step look-ahead
+//! (`methods.md` §2.5) and `metakd-kd1` the gate proxy with a distillation weight of 1
+//! instead of 0.1 (the ablation of docs/experiment.md); every other method is its own arm.
 
 use crate::train::config::{MetaUpdate, Method, TrainConfig};
+
+/// What an arm changes in its method's default settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// The method as its defaults train it.
+    Default,
+    /// MetaKD with the one-step look-ahead meta step instead of the gate proxy.
+    LookaheadMetaStep,
+    /// MetaKD with the distillation term weighted 1 instead of 0.1: at 0.1 it is under 1 % of
+    /// the training loss, and this arm asks whether a stronger distillation changes what the
+    /// method keeps when sequences are missing.
+    KdWeightOne,
+}
 
 /// One compared arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arm {
     pub method: Method,
-    /// MetaKD's meta step (the default for the other methods, which do not read it).
-    pub meta_update: MetaUpdate,
+    pub variant: Variant,
 }
 
 impl Arm {
     /// Every arm, in the order `metakd experiment --help` lists them.
-    pub const ALL: [Arm; 5] = [
+    pub const ALL: [Arm; 6] = [
         Arm::of(Method::Baseline),
         Arm::of(Method::Lckd),
         Arm::of(Method::Gmd),
         Arm::of(Method::Metakd),
         Arm {
             method: Method::Metakd,
-            meta_update: MetaUpdate::OneStepLookahead,
+            variant: Variant::LookaheadMetaStep,
+        },
+        Arm {
+            method: Method::Metakd,
+            variant: Variant::KdWeightOne,
         },
     ];
 
@@ -29,15 +46,16 @@ impl Arm {
     pub const fn of(method: Method) -> Arm {
         Arm {
             method,
-            meta_update: MetaUpdate::GateProxy,
+            variant: Variant::Default,
         }
     }
 
     /// The arm's name in commands, run folders and tables.
     pub fn name(self) -> &'static str {
-        match (self.method, self.meta_update) {
-            (Method::Metakd, MetaUpdate::OneStepLookahead) => "metakd-lookahead",
-            (method, _) => method.name(),
+        match self.variant {
+            Variant::Default => self.method.name(),
+            Variant::LookaheadMetaStep => "metakd-lookahead",
+            Variant::KdWeightOne => "metakd-kd1",
         }
     }
 
@@ -48,7 +66,11 @@ impl Arm {
     /// Sets what this arm fixes in a training configuration.
     pub fn apply(self, config: &mut TrainConfig) {
         config.method = self.method;
-        config.metakd.meta_update = self.meta_update;
+        match self.variant {
+            Variant::Default => {}
+            Variant::LookaheadMetaStep => config.metakd.meta_update = MetaUpdate::OneStepLookahead,
+            Variant::KdWeightOne => config.metakd.kd_weight = 1.0,
+        }
     }
 }
 
@@ -59,7 +81,7 @@ mod tests {
     use crate::train::config::{MetaUpdate, Method, TrainConfig};
 
     #[test]
-    fn names_round_trip_and_the_lookahead_arm_sets_its_meta_step() {
+    fn names_round_trip_and_each_variant_sets_its_setting() {
         for arm in Arm::ALL {
             assert_eq!(Arm::parse(arm.name()), Some(arm));
         }
@@ -69,5 +91,14 @@ mod tests {
         Arm::parse("metakd-lookahead").unwrap().apply(&mut config);
         assert_eq!(config.method, Method::Metakd);
         assert_eq!(config.metakd.meta_update, MetaUpdate::OneStepLookahead);
+        assert_eq!(config.metakd.kd_weight, 0.1);
+        let mut config = TrainConfig::new(Method::Baseline, Preset::Tiny);
+        Arm::parse("metakd-kd1").unwrap().apply(&mut config);
+        assert_eq!(config.method, Method::Metakd);
+        assert_eq!(config.metakd.meta_update, MetaUpdate::GateProxy);
+        assert_eq!(config.metakd.kd_weight, 1.0);
+        let mut config = TrainConfig::new(Method::Metakd, Preset::Tiny);
+        Arm::of(Method::Metakd).apply(&mut config);
+        assert_eq!(config.metakd.kd_weight, 0.1);
     }
 }

@@ -21,8 +21,9 @@ pub struct Args {
     /// The data set folder (case folders and a cases.csv with train/val/test splits).
     #[arg(long)]
     data: PathBuf,
-    /// The methods to compare: baseline, lckd, gmd, metakd (the released code's meta step)
-    /// and metakd-lookahead (MetaKD with the one-step look-ahead meta step).
+    /// The methods to compare: baseline, lckd, gmd, metakd (the released code's meta step),
+    /// metakd-lookahead (MetaKD with the one-step look-ahead meta step) and metakd-kd1 (MetaKD
+    /// with the distillation weighted 1 instead of 0.1, an ablation).
     #[arg(
         long,
         value_delimiter = ',',

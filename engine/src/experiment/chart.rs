@@ -42,6 +42,9 @@ pub fn write_chart(methods: &[MethodSummary], title: &str, path: &Path) -> Resul
         .map_err(|e| format!("{}: cannot save the chart: {e}", path.display()))
 }
 
+/// Width of the legend strip right of the bars (the legend never covers a bar).
+const LEGEND_WIDTH: u32 = 220;
+
 fn draw(
     methods: &[MethodSummary],
     title: &str,
@@ -49,8 +52,9 @@ fn draw(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::with_buffer(buffer, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
+    let below_title = root.titled(title, ("sans-serif", 22))?;
+    let (plot, legend) = below_title.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let mut chart = ChartBuilder::on(&plot)
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(56)
@@ -77,24 +81,27 @@ fn draw(
                 colour.filled(),
             )
         });
-        chart
-            .draw_series(bars)?
-            .label(format!("{} ({} seeds)", method.method, method.seeds))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.filled()));
+        chart.draw_series(bars)?;
         let whiskers = method.dice_by_count.iter().enumerate().map(|(k, v)| {
             let x = k as f64 + 1.0 + offset;
             let (lo, hi) = ((v.mean - v.std) * 100.0, (v.mean + v.std) * 100.0);
             PathElement::new(vec![(x, lo.max(0.0)), (x, hi.min(100.0))], BLACK)
         });
         chart.draw_series(whiskers)?;
+        let y = 30 + 26 * j as i32;
+        legend.draw(&Rectangle::new([(4, y - 7), (18, y + 7)], colour.filled()))?;
+        legend.draw(&Text::new(
+            legend_label(method),
+            (26, y - 9),
+            ("sans-serif", 16),
+        ))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(("sans-serif", 16))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// `name (k seed[s])`.
+fn legend_label(method: &MethodSummary) -> String {
+    let plural = if method.seeds == 1 { "" } else { "s" };
+    format!("{} ({} seed{plural})", method.method, method.seeds)
 }

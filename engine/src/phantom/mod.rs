@@ -47,7 +47,7 @@ use randomise::Randomisation;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use template::{TemplateAnatomy, TemplateError};
+use template::{TemplateAnatomy, TemplateBrain, TemplateError};
 use tumour::{EllipsoidLesion, LesionDepths};
 
 /// Width (mm) over which oedema fades in on T1, T1ce and T2; FLAIR shows it with a sharp edge.
@@ -282,7 +282,7 @@ impl CaseModel {
         let voxel = config.size.voxel_size()[0] as f32;
         let deformation = Deformation::random(rng);
         let anatomy: Arc<dyn TissueMap> = match template {
-            Some(template) => template,
+            Some(template) => Arc::new(TemplateBrain::new(template, Noise3::from_rng(rng))),
             None => Arc::new(Anatomy::random(rng)),
         };
         let contrast = Contrast::jittered(rng, 0.05);

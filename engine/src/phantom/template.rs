@@ -7,10 +7,12 @@
 //! The asset is one uint8 NIfTI on a 1 mm RAS grid with six frames: CSF, cortical grey matter,
 //! white matter and deep grey matter fractions (×255), then the depth below the cerebrum's hull
 //! and the depth inside the ventricles (mm, stored as `(depth + 40) × 2`). It has no choroid
-//! plexus and no vessels.
+//! plexus and no vessels: each case's [`TemplateBrain`] runs its own enhancing vessels through
+//! the template's CSF, as the procedural anatomy does.
 
-use super::anatomy::{Tissue, TissueMap, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
+use super::anatomy::{run_vessels, Tissue, TissueMap, CSF, DEEP_GM, GM, TISSUE_CLASSES, WM};
 use super::lattice::trilinear_corners;
+use super::noise::Noise3;
 use crate::volume::{DataType, Volume, VolumeError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -151,6 +153,38 @@ impl TissueMap for TemplateAnatomy {
     }
 }
 
+/// One case's brain on the template: the shared tissue maps plus the case's own enhancing
+/// vessels in the CSF outside the ventricles, so that template phantoms, like procedural
+/// ones, have T1ce-bright structures that are not tumour (docs/phantoms.md).
+pub struct TemplateBrain {
+    template: Arc<TemplateAnatomy>,
+    vessels: Noise3,
+}
+
+impl TemplateBrain {
+    pub fn new(template: Arc<TemplateAnatomy>, vessels: Noise3) -> TemplateBrain {
+        TemplateBrain { template, vessels }
+    }
+}
+
+impl TissueMap for TemplateBrain {
+    fn tissue(&self, p: [f32; 3], voxel: f32) -> Tissue {
+        let mut tissue = self.template.tissue(p, voxel);
+        run_vessels(
+            &self.vessels,
+            p,
+            voxel,
+            tissue.ventricle_depth,
+            &mut tissue.fractions,
+        );
+        tissue
+    }
+
+    fn may_contain(&self, p: [f32; 3], margin: f32) -> bool {
+        self.template.may_contain(p, margin)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +214,44 @@ mod tests {
         assert_eq!(outside.mask(), 0.0);
         assert!(!template.0.may_contain([0.0, 0.0, 200.0], 10.0));
         assert!(template.0.may_contain([0.0, 0.0, 0.0], 0.0));
+    }
+
+    /// A case's brain on the template runs vessels through the CSF outside the ventricles
+    /// only, taking them from the CSF so the skull-stripped mask stays the same, and the bare
+    /// template has none.
+    #[test]
+    fn a_template_brain_has_vessels_in_its_csf() {
+        use super::super::anatomy::VESSEL;
+        use rand::SeedableRng;
+        let template = TemplateAnatomy::bundled().unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let brain = TemplateBrain::new(template.clone(), Noise3::from_rng(&mut rng));
+        let (mut vessel, mut csf) = (0.0f64, 0.0f64);
+        for i in (-80..=80).step_by(3) {
+            for j in (-120..=80).step_by(3) {
+                for k in (-60..=90).step_by(3) {
+                    let p = [i as f32, j as f32, k as f32];
+                    let bare = template.tissue(p, 1.0);
+                    let with = brain.tissue(p, 1.0);
+                    assert_eq!(bare.fractions[VESSEL], 0.0);
+                    assert!((with.mask() - bare.mask()).abs() < 1e-5, "{p:?}");
+                    if with.fractions[VESSEL] > 0.0 {
+                        assert!(
+                            bare.ventricle_depth < -1.0,
+                            "a vessel in a ventricle at {p:?}"
+                        );
+                        assert!(with.fractions[VESSEL] <= 0.9 * bare.fractions[CSF] + 1e-6);
+                    }
+                    vessel += f64::from(with.fractions[VESSEL]);
+                    csf += f64::from(bare.fractions[CSF]);
+                }
+            }
+        }
+        let share = vessel / csf;
+        assert!(
+            (0.005..0.2).contains(&share),
+            "vessels take {share:.4} of the CSF"
+        );
     }
 
     /// The template read at MNI coordinates (undoing its placement in the head frame).

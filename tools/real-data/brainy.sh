@@ -8,12 +8,5 @@
 set -euo pipefail
 mirror=${1:?usage: brainy.sh MIRROR OUT}
 out=${2:?usage: brainy.sh MIRROR OUT}
-case=Brats18_TCIA05_396_1
-mkdir -p "$out/$case"
-for role in flair t1 t1ce t2 seg; do
-    file="$case/${case}_$role.nii.gz"
-    git --git-dir="$mirror" show "HEAD:samples/$file" >"$out/$file.tmp"
-    mv "$out/$file.tmp" "$out/$file"
-done
-printf 'case,split\n%s,test\n' "$case" >"$out/cases.csv"
-echo "$out: 1 test case; source IAmSuyogJadhav/Brainy at $(git --git-dir="$mirror" rev-parse HEAD)"
+"$(dirname "$0")/one_case.sh" "$mirror" "$out" samples Brats18_TCIA05_396_1 _ "flair t1 t1ce t2 seg"
+echo "source: IAmSuyogJadhav/Brainy at $(git --git-dir="$mirror" rev-parse HEAD)"

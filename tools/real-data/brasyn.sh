@@ -11,12 +11,5 @@
 set -euo pipefail
 mirror=${1:?usage: brasyn.sh MIRROR OUT}
 out=${2:?usage: brasyn.sh MIRROR OUT}
-case=BraTS-GLI-00000-000
-mkdir -p "$out/$case"
-for role in t2f t1n t1c t2w seg; do
-    file="$case/$case-$role.nii.gz"
-    git --git-dir="$mirror" show "HEAD:data/reference/$file" >"$out/$file.tmp"
-    mv "$out/$file.tmp" "$out/$file"
-done
-printf 'case,split\n%s,test\n' "$case" >"$out/cases.csv"
-echo "$out: 1 test case; source hongweilibran/BraSyn at $(git --git-dir="$mirror" rev-parse HEAD)"
+"$(dirname "$0")/one_case.sh" "$mirror" "$out" data/reference BraTS-GLI-00000-000 - "t2f t1n t1c t2w seg"
+echo "source: hongweilibran/BraSyn at $(git --git-dir="$mirror" rev-parse HEAD)"

@@ -6,10 +6,10 @@
 //! the model's patch size step with the chosen overlap (the last window of an axis is flush
 //! with the volume's end; an axis shorter than the window is zero-padded), the sigmoid
 //! outputs (optionally the mean over mirrored passes, [`Mirror`]) are averaged with uniform or
-//! Gaussian weights (windows without a brain voxel are skipped: their voxels stay background), thresholded at 0.5, kept inside the brain (voxels
-//! where a modality used is above background), cleaned of small components (see
-//! [`PostProcess`]; on by default), and turned into
-//! labels (ET → 4 or 3, TC without ET → 1, WT without TC → 2) outside of which the crop is 0.
+//! Gaussian weights (windows without a brain voxel are skipped: their voxels stay background),
+//! thresholded at 0.5, kept inside the brain (voxels where a modality used is above
+//! background), cleaned of small components (see [`PostProcess`]; on by default), and turned
+//! into labels (ET → 4 or 3, TC without ET → 1, WT without TC → 2) outside of which the crop is 0.
 
 pub mod device_choice;
 pub mod eval;
@@ -343,19 +343,20 @@ impl Segmenter {
         absent: Option<&AbsentLevels>,
     ) -> Vec<Tensor<5>> {
         let passes = self.config.mirror.passes();
-        let mut sums: Vec<Tensor<5>> = Vec::with_capacity(availabilities.len());
+        let mut sums: Vec<Tensor<5>> = Vec::new();
         for (pass, dims) in passes.iter().enumerate() {
             let logits =
                 self.net
                     .forward_subsets(mirrored(images.clone(), dims), availabilities, absent);
-            for (s, logits) in logits.into_iter().enumerate() {
-                let p = mirrored(sigmoid(logits), dims);
-                if pass == 0 {
-                    sums.push(p);
-                } else {
-                    sums[s] = sums[s].clone() + p;
-                }
-            }
+            let probabilities = logits.into_iter().map(|l| mirrored(sigmoid(l), dims));
+            sums = if pass == 0 {
+                probabilities.collect()
+            } else {
+                sums.into_iter()
+                    .zip(probabilities)
+                    .map(|(sum, p)| sum + p)
+                    .collect()
+            };
         }
         if passes.len() > 1 {
             let count = passes.len() as f32;

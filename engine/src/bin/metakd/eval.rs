@@ -201,7 +201,8 @@ fn read_kept(
 }
 
 fn write_kept(path: &Path, record: &CaseMetrics) -> Result<(), String> {
-    let json = serde_json::to_string_pretty(record).expect("case results serialise");
+    let json = serde_json::to_string_pretty(record)
+        .map_err(|e| format!("{}: cannot encode the case's results: {e}", path.display()))?;
     engine::atomic_file::write(path, json.as_bytes())
         .map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
